@@ -1,0 +1,102 @@
+"""What travels with every request and every pipe call: id, trace context, deadline.
+
+The deadline travels as the remaining budget in milliseconds (``X-Deadline-Ms``), not as
+a wall-clock instant, so hops with skewed clocks still agree. Each hop converts it to a
+monotonic instant on arrival and sends on what is left.
+"""
+from __future__ import annotations
+
+import contextvars
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Mapping
+
+REQUEST_ID_HEADER = "X-Request-ID"
+TRACEPARENT_HEADER = "traceparent"
+DEADLINE_HEADER = "X-Deadline-Ms"
+
+_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """One request's identity, trace position and deadline (a monotonic instant)."""
+
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    trace_id: str = field(default_factory=lambda: secrets.token_hex(16))
+    span_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    trace_flags: str = "01"
+    deadline: float | None = None
+
+    @property
+    def traceparent(self) -> str:
+        """This hop's W3C traceparent value."""
+        return f"00-{self.trace_id}-{self.span_id}-{self.trace_flags}"
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (may be negative), or None without one."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def expired(self) -> bool:
+        """Whether the deadline has passed."""
+        left = self.remaining()
+        return left is not None and left <= 0
+
+    def child(self) -> "RequestContext":
+        """The context for an outgoing call: same trace and request, a new span."""
+        return replace(self, span_id=secrets.token_hex(8))
+
+    def outgoing_headers(self) -> dict[str, str]:
+        """Headers that carry this context to the next hop (a child span)."""
+        span = self.child()
+        headers = {REQUEST_ID_HEADER: self.request_id, TRACEPARENT_HEADER: span.traceparent}
+        left = self.remaining()
+        if left is not None:
+            headers[DEADLINE_HEADER] = str(max(int(left * 1000), 0))
+        return headers
+
+
+def from_headers(headers: Mapping[str, str], default_timeout_s: float | None) -> RequestContext:
+    """The context of an incoming request; a missing or malformed value is replaced."""
+    kwargs: dict = {}
+    request_id = headers.get(REQUEST_ID_HEADER, "")
+    if _SAFE_ID.match(request_id):
+        kwargs["request_id"] = request_id
+    match = _TRACEPARENT.match(headers.get(TRACEPARENT_HEADER, "").strip().lower())
+    if match and match.group(1) != "0" * 32:
+        kwargs["trace_id"], kwargs["trace_flags"] = match.group(1), match.group(3)
+    kwargs["deadline"] = _deadline(headers.get(DEADLINE_HEADER), default_timeout_s)
+    return RequestContext(**kwargs)
+
+
+def _deadline(budget_ms: str | None, default_timeout_s: float | None) -> float | None:
+    """A monotonic deadline from a budget header, capped by this service's own timeout."""
+    budgets = [default_timeout_s] if default_timeout_s else []
+    try:
+        budgets.append(max(float(budget_ms), 0.0) / 1000.0)
+    except (TypeError, ValueError):
+        pass  # absent or garbage: only this service's default applies
+    return time.monotonic() + min(budgets) if budgets else None
+
+
+_current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
+    "modelchain_request_context", default=None)
+
+
+def current() -> RequestContext | None:
+    """The context of the request being served on this thread, if any."""
+    return _current.get()
+
+
+def activate(ctx: RequestContext | None) -> contextvars.Token:
+    """Make ``ctx`` current; returns the token for :func:`deactivate`."""
+    return _current.set(ctx)
+
+
+def deactivate(token: contextvars.Token) -> None:
+    """Restore the context that was current before :func:`activate`."""
+    _current.reset(token)

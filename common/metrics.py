@@ -1,0 +1,51 @@
+"""Prometheus metrics of one service app.
+
+Each app owns a registry, so several apps in one process (tests, co-located services)
+do not collide. Under gunicorn with several workers, ``PROMETHEUS_MULTIPROC_DIR`` (set by
+``deploy/gunicorn.conf.py``) makes ``/metrics`` add up every worker's figures.
+"""
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
+                               generate_latest, multiprocess)
+
+LATENCY_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+class ServiceMetrics:
+    """Request counts by route and status, latency, batch sizes and queue wait."""
+
+    def __init__(self, service: str):
+        self.registry = CollectorRegistry(auto_describe=True)
+        labels = {"registry": self.registry}
+        self.requests = Counter("modelchain_requests_total", "HTTP requests served.",
+                                ["service", "route", "method", "status"], **labels)
+        self.latency = Histogram("modelchain_request_duration_seconds",
+                                 "Time to answer a request.", ["service", "route"],
+                                 buckets=LATENCY_BUCKETS, **labels)
+        self.batch_size = Histogram("modelchain_request_batch_size",
+                                    "Items per /predict request.", ["service"],
+                                    buckets=BATCH_BUCKETS, **labels)
+        self.model_batch_size = Histogram("modelchain_model_batch_size",
+                                          "Items per model call (after dynamic batching).",
+                                          ["service"], buckets=BATCH_BUCKETS, **labels)
+        self.queue_wait = Histogram("modelchain_batch_queue_wait_seconds",
+                                    "Time a request waited for company in the batcher.",
+                                    ["service"], buckets=LATENCY_BUCKETS, **labels)
+        self.service = service
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one answered request and its latency."""
+        self.requests.labels(self.service, route, method, str(status)).inc()
+        self.latency.labels(self.service, route).observe(seconds)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text exposition and its content type."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,84 @@
+"""Everything between a validated request and the model: loading, the optional dynamic
+batcher and result cache, and the check that a model answered once per input."""
+from __future__ import annotations
+
+import threading
+from typing import Any, Mapping
+
+from .errors import DeadlineExceeded, InternalError
+from .metrics import ServiceMetrics
+from .model import Model
+
+
+class ModelRunner:
+    """Runs a model's ``predict`` for the routes, optionally batched and cached."""
+
+    def __init__(self, model: Model, config: Mapping[str, Any], metrics: ServiceMetrics):
+        self.model = model
+        self.config = config
+        self.metrics = metrics
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.batcher = self._make_batcher() if config["BATCHING"] else None
+        self.cache = self._make_cache() if config["CACHE_SIZE"] and model.deterministic \
+            else None
+
+    def start(self) -> None:
+        """Load and warm the model on this thread."""
+        self.model.start(self.config["WARMUP"])
+
+    def start_in_background(self) -> None:
+        """Load and warm the model on a daemon thread, once per process."""
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = self.model.start_in_background(self.config["WARMUP"])
+
+    def predict(self, inputs: list[dict], timeout: float | None = None) -> list[Any]:
+        """Outputs for validated inputs, in order, serialised by the output schema."""
+        self.metrics.batch_size.labels(self.model.name).observe(len(inputs))
+        if self.cache is not None:
+            from .cache import cached_predict
+            return cached_predict(self.cache, lambda misses: self._compute(misses, timeout),
+                                  inputs)
+        return self._compute(inputs, timeout)
+
+    def describe(self) -> dict[str, Any]:
+        """The batching and caching settings, for ``/metadata``."""
+        return {"dynamic": bool(self.batcher),
+                "max_batch_size": self.config["BATCH_MAX_SIZE"] if self.batcher else None,
+                "max_latency_ms": self.config["BATCH_MAX_LATENCY_MS"] if self.batcher
+                else None,
+                "cache_entries": self.config["CACHE_SIZE"] if self.cache else 0}
+
+    def _compute(self, inputs: list[dict], timeout: float | None) -> list[Any]:
+        if self.batcher is not None:
+            try:
+                return self.batcher.submit(inputs, timeout=timeout)
+            except TimeoutError as e:
+                raise DeadlineExceeded("The deadline passed while waiting for the "
+                                       "model.") from e
+        return self._call_model(inputs)
+
+    def _call_model(self, inputs: list[dict]) -> list[Any]:
+        """One call of the model on a (possibly merged) batch, checked and serialised."""
+        self.metrics.model_batch_size.labels(self.model.name).observe(len(inputs))
+        outputs = self.model.predict(inputs)
+        if len(outputs) != len(inputs):
+            raise InternalError(f"{self.model.name} returned {len(outputs)} outputs for "
+                                f"{len(inputs)} inputs.")
+        return self.model.output_schema(many=True).dump(outputs)
+
+    def _make_batcher(self):
+        from .batching import DynamicBatcher
+        return DynamicBatcher(self._call_model, max_batch_size=self.config["BATCH_MAX_SIZE"],
+                              max_latency_ms=self.config["BATCH_MAX_LATENCY_MS"],
+                              name=self.model.name, on_batch=self._observe_batch)
+
+    def _observe_batch(self, batch_size: int, waits: list[float]) -> None:
+        for wait in waits:
+            self.metrics.queue_wait.labels(self.model.name).observe(wait)
+
+    def _make_cache(self):
+        from .cache import ResultCache
+        return ResultCache(self.config["CACHE_SIZE"], f"{self.model.name}:{self.model.version}")

@@ -1,0 +1,39 @@
+"""gunicorn settings shared by every service; numbers come from the environment.
+
+MODELCHAIN_BIND (127.0.0.1:8000), MODELCHAIN_WORKERS (1), MODELCHAIN_THREADS (8),
+MODELCHAIN_WORKER_TIMEOUT (60 s), MODELCHAIN_ACCESS_LOG (off).
+"""
+import os
+import tempfile
+
+bind = os.environ.get("MODELCHAIN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("MODELCHAIN_WORKERS", "1"))
+threads = int(os.environ.get("MODELCHAIN_THREADS", "8"))
+worker_class = "gthread"
+timeout = int(os.environ.get("MODELCHAIN_WORKER_TIMEOUT", "60"))
+graceful_timeout = 10
+keepalive = 5
+# TensorFlow is not fork-safe: the app (and so the model) is created in each worker,
+# after the fork, never in the master.
+preload_app = False
+accesslog = "-" if os.environ.get("MODELCHAIN_ACCESS_LOG") else None
+loglevel = os.environ.get("MODELCHAIN_LOG_LEVEL", "info")
+
+
+def on_starting(server):
+    """With several workers, let /metrics add up all of them (prometheus multiprocess)."""
+    if server.cfg.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="modelchain-prom-")
+
+
+def post_worker_init(worker):
+    """Start loading the model in this worker, after the fork."""
+    from common.service import start_model
+    start_model(worker.wsgi)
+
+
+def child_exit(server, worker):
+    """Drop a dead worker's live metrics files."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+        multiprocess.mark_process_dead(worker.pid)

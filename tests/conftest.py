@@ -1,0 +1,81 @@
+"""Fixtures shared by the whole suite.
+
+``live_services`` starts registered services as real gunicorn processes on free loopback
+ports (through the same launcher as ``make run``), once per distinct set and
+environment, and stops them all at the end of the session.
+"""
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Callable, Mapping
+
+import pytest
+
+from common.launcher import ServiceProcess, start_services, stop_services, wait_ready
+from common.registry import ROOT, ServiceEntry, load_registry
+
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServicePool:
+    """Starts sets of services on demand and keeps them for the session."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self.started: dict[tuple, dict[str, str]] = {}
+        self.processes: list[ServiceProcess] = []
+
+    def start(self, entries: list[ServiceEntry], env: Mapping[str, str] | None = None,
+              timeout: float = 240.0) -> dict[str, str]:
+        """URLs by name of ``entries`` served with ``env``, started once per combination."""
+        key = (tuple(sorted((e.name, e.app) for e in entries)),
+               tuple(sorted((env or {}).items())))
+        if key not in self.started:
+            ports = {e.name: free_port() for e in entries}
+            log_dir = self.log_dir / f"set{len(self.started)}"
+            processes = start_services(entries, ports=ports, env=env, log_dir=log_dir)
+            self.processes += processes
+            wait_ready(processes, timeout)
+            self.started[key] = {p.entry.name: p.url for p in processes}
+        return self.started[key]
+
+    def stop(self) -> None:
+        """Stop every service this pool started."""
+        stop_services(self.processes)
+
+
+@pytest.fixture(scope="session")
+def service_pool(tmp_path_factory) -> ServicePool:
+    """The session's :class:`ServicePool`."""
+    pool = ServicePool(tmp_path_factory.mktemp("service-logs"))
+    yield pool
+    pool.stop()
+
+
+@pytest.fixture(scope="session")
+def registry() -> dict[str, ServiceEntry]:
+    """The project's service registry."""
+    return load_registry()
+
+
+@pytest.fixture(scope="session")
+def live_services(service_pool, registry) -> Callable[..., dict[str, str]]:
+    """``live_services("sentiment", "text_cleaner", env={...})`` -> URLs by name."""
+    def start(*names: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        return service_pool.start([registry[n] for n in names], env)
+    return start
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests leave files worth keeping (screenshots, logs)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
