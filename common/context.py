@@ -100,3 +100,39 @@ def activate(ctx: RequestContext | None) -> contextvars.Token:
 def deactivate(token: contextvars.Token) -> None:
     """Restore the context that was current before :func:`activate`."""
     _current.reset(token)
+
+
+_extras: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "modelchain_response_extras", default=None)
+
+
+def open_response_extras() -> contextvars.Token:
+    """Start collecting extra answer metadata for the request on this thread."""
+    return _extras.set({})
+
+
+def close_response_extras(token: contextvars.Token) -> None:
+    """Stop collecting (restores the previous collector)."""
+    _extras.reset(token)
+
+
+def add_response_metadata(**values) -> None:
+    """Add fields to the current answer's ``metadata`` (a pipeline adds its steps)."""
+    extras = _extras.get()
+    if extras is not None:
+        extras.update(values)
+
+
+def response_extras() -> dict:
+    """The extra metadata collected for the current request."""
+    return dict(_extras.get() or {})
+
+
+def bind_context(function):
+    """``function`` wrapped to run in a copy of the caller's context, so a worker thread
+    keeps the request id, trace and deadline of the request that submitted it."""
+    captured = contextvars.copy_context()
+
+    def run(*args, **kwargs):
+        return captured.copy().run(function, *args, **kwargs)
+    return run

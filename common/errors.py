@@ -71,6 +71,13 @@ class UnsupportedMediaType(ServiceError):
         "The body must be JSON (Content-Type: application/json)."
 
 
+class VersionMismatch(ServiceError):
+    """The service's version does not meet the caller's requirement (``name@1``)."""
+
+    status, code, default_message = 409, "version_mismatch", \
+        "The service's version does not meet the requirement."
+
+
 class NotReady(ServiceError):
     """The model is still loading or warming up."""
 
@@ -95,7 +102,7 @@ class InternalError(ServiceError):
 
 _BY_CODE = {cls.code: cls for cls in (
     InvalidInput, Unauthorized, NotFound, MethodNotAllowed, PayloadTooLarge,
-    UnsupportedMediaType, NotReady, UpstreamError, DeadlineExceeded, InternalError)}
+    UnsupportedMediaType, VersionMismatch, NotReady, UpstreamError, DeadlineExceeded, InternalError)}
 _BY_STATUS = {cls.status: cls for cls in reversed(list(_BY_CODE.values()))}
 
 

@@ -52,3 +52,15 @@ def _entry(name: str, spec: Mapping, environ: Mapping[str, str]) -> ServiceEntry
     return ServiceEntry(name=name, app=str(spec["app"]), port=port, url=url.rstrip("/"),
                         workers=int(spec.get("workers", 1)),
                         threads=int(spec.get("threads", 8)))
+
+
+def model_class(entry: ServiceEntry):
+    """The :class:`~common.model.Model` subclass a registered service serves: the
+    ``MODEL`` attribute of the package its app factory lives in."""
+    import importlib
+    module = importlib.import_module(entry.app.split(":", 1)[0])
+    try:
+        return getattr(module, "MODEL")
+    except AttributeError as e:
+        raise LookupError(f"{entry.app.split(':')[0]} exports no MODEL; a service used as a "
+                          "pipeline step must export its Model class as MODEL") from e

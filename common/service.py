@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -16,8 +16,11 @@ from werkzeug.exceptions import HTTPException
 from . import context as ctx
 from .config import load_config
 from .docs import docs_blueprint
+from .client import Client
 from .errors import (DeadlineExceeded, InternalError, MethodNotAllowed, NotFound, NotReady,
-                     PayloadTooLarge, ServiceError, UnsupportedMediaType, error_class_for)
+                     PayloadTooLarge, ServiceError, UnsupportedMediaType, UpstreamError,
+                     error_class_for)
+from .forwarding import forward, next_stages
 from .metrics import ServiceMetrics
 from .model import Model
 from .openapi import build_spec, json_schema
@@ -40,8 +43,14 @@ class ServiceState:
         self.runner = ModelRunner(model, config, self.metrics)
         self.spec = build_spec(model)
         self.openapi = self.spec.to_dict()
-        #: Hooks run on (inputs, outputs, is_batch) after predict; a pipe forwarder is one.
-        self.after_predict: list[Callable[[list, list, bool], list]] = []
+        self._client: Client | None = None
+
+    @property
+    def client(self) -> Client:
+        """This service's pipe client (built on first use, from the registry)."""
+        if self._client is None:
+            self._client = Client(timeout=self.config["DEFAULT_TIMEOUT_S"])
+        return self._client
 
     def ensure_started(self) -> None:
         """Start loading the model in the background unless configured otherwise."""
@@ -83,7 +92,8 @@ def create_service_app(model_cls: type[Model], *, prefix: str,
 
 def start_model(app: Flask) -> None:
     """Begin loading the app's model; gunicorn's post_worker_init hook calls this."""
-    app.extensions[EXTENSION].ensure_started()
+    if EXTENSION in getattr(app, "extensions", {}):
+        app.extensions[EXTENSION].ensure_started()
 
 
 def _install_hooks(app: Flask) -> None:
@@ -101,6 +111,7 @@ def _open_request() -> None:
     g.started = time.perf_counter()
     g.context = ctx.from_headers(request.headers, service_state.config["DEFAULT_TIMEOUT_S"])
     g.context_token = ctx.activate(g.context)
+    g.extras_token = ctx.open_response_extras()
 
 
 def _close_request(response: Response) -> Response:
@@ -118,11 +129,30 @@ def _teardown_request(_exc: BaseException | None) -> None:
     token = g.pop("context_token", None)
     if token is not None:
         ctx.deactivate(token)
+    extras = g.pop("extras_token", None)
+    if extras is not None:
+        ctx.close_response_extras(extras)
 
 
 def render_error(error: ServiceError) -> tuple[Response, int]:
     """The one renderer of every error: the JSON envelope with the class's status."""
+    error = _as_seen_here(error)
     return jsonify(error.to_dict()), error.status
+
+
+def _as_seen_here(error: ServiceError) -> ServiceError:
+    """An error from a service this one called is an upstream failure here (502, or 504
+    for a deadline), naming the deepest stage that failed."""
+    own = current_app.extensions[EXTENSION].model.name if current_app else None
+    if not error.service or error.service == own:
+        return error
+    details = error.details if isinstance(error.details, dict) else {}
+    stage = details.get("stage") or error.service
+    cls = DeadlineExceeded if isinstance(error, DeadlineExceeded) else UpstreamError
+    message = error.message if stage != error.service or error.message.startswith(
+        stage) else f"Stage {stage} failed: {error.message}"
+    return cls(message, {**details, "stage": stage, "remote_code": details.get(
+        "remote_code", error.code)}, request_id=error.request_id)
 
 
 def _render_http_error(error: HTTPException) -> tuple[Response, int]:
@@ -160,6 +190,7 @@ def _predict() -> Response:
     service_state, config = state(), current_app.config
     if not service_state.model.ready:
         raise NotReady(details=_load_problem(service_state.model))
+    stages = next_stages(request.headers, service_state.client)
     document = parse_json_body(request.content_type, request.get_data(cache=False))
     items, is_batch = as_batch(document, config["MAX_BATCH_SIZE"])
     inputs = validate_items(service_state.model.input_schema(), items, is_batch,
@@ -167,16 +198,17 @@ def _predict() -> Response:
     if g.context.expired():
         raise DeadlineExceeded("The deadline passed before the model ran.")
     outputs = service_state.runner.predict(inputs, g.context.remaining())
-    for hook in service_state.after_predict:
-        outputs = hook(inputs, outputs, is_batch)
-    return jsonify(result=outputs if is_batch else outputs[0],
-                   metadata=_answer_metadata(service_state.model, len(inputs)))
+    metadata = _answer_metadata(service_state.model, len(inputs))
+    if stages:
+        return jsonify(forward(service_state.client, stages, outputs, is_batch, metadata))
+    return jsonify(result=outputs if is_batch else outputs[0], metadata=metadata)
 
 
 def _answer_metadata(model: Model, batch_size: int) -> dict[str, Any]:
     return {"service": model.name, "version": model.version,
             "request_id": g.context.request_id, "batch_size": batch_size,
-            "duration_ms": round((time.perf_counter() - g.started) * 1000, 3)}
+            "duration_ms": round((time.perf_counter() - g.started) * 1000, 3),
+            **ctx.response_extras()}
 
 
 def _load_problem(model: Model) -> dict[str, Any]:

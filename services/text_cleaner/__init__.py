@@ -1,4 +1,5 @@
-"""Text cleaner service: ``create_app`` serves :class:`~services.text_cleaner.app.TextCleaner`."""
+"""Text cleaner service: ``create_app`` serves ``MODEL``, a tweet cleaner (no model)."""
+from .app import TextCleaner as MODEL
 from .app import create_app
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "MODEL"]

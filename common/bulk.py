@@ -1,0 +1,82 @@
+"""``Algo.pipe_many``: many inputs through one service, serially, in parallel or in
+chunks, with results in input order and per-item errors instead of one failure."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from .context import bind_context
+from .errors import InvalidInput, ServiceError
+
+if TYPE_CHECKING:
+    from .client import Algo, ItemResult
+
+MODES = ("serial", "parallel", "chunked")
+
+
+def pipe_many(algo: "Algo", inputs: list[Any], *, mode: str, workers: int, chunk_size: int,
+              timeout: float | None) -> list["ItemResult"]:
+    """See :meth:`common.client.Algo.pipe_many`."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    algo.check_version()
+    if mode == "chunked":
+        limit = int(algo.metadata().get("limits", {}).get("max_batch_size") or chunk_size)
+        size = max(1, min(chunk_size, limit))
+        chunks = [(start, inputs[start:start + size]) for start in range(0, len(inputs), size)]
+        return _flatten(_map(lambda c: _chunk(algo, *c, timeout), chunks, workers))
+    single = lambda pair: _single(algo, *pair, timeout)  # noqa: E731
+    return _map(single, list(enumerate(inputs)), 1 if mode == "serial" else workers)
+
+
+def _map(function, items: list, workers: int) -> list:
+    if workers <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pipe-many") as pool:
+        return list(pool.map(bind_context(function), items))
+
+
+def _flatten(groups: list[list]) -> list:
+    return [item for group in groups for item in group]
+
+
+def _single(algo: "Algo", index: int, data: Any, timeout: float | None) -> "ItemResult":
+    from .client import ItemResult
+    try:
+        return ItemResult(index, result=algo.pipe(data, timeout=timeout).result)
+    except ServiceError as e:
+        return ItemResult(index, error=e)
+
+
+def _chunk(algo: "Algo", start: int, items: list[Any],
+           timeout: float | None) -> list["ItemResult"]:
+    """One batch call; when some items are invalid, they get their own errors and the
+    others are sent again without them."""
+    from .client import ItemResult
+    try:
+        results = algo.pipe(items, timeout=timeout).result
+        return [ItemResult(start + i, result=r) for i, r in enumerate(results)]
+    except InvalidInput as e:
+        bad = _bad_indexes(e, len(items))
+        if not bad or len(bad) == len(items):
+            return [ItemResult(start + i, error=_item_error(e, i)) for i in range(len(items))]
+        good = [i for i in range(len(items)) if i not in bad]
+        retried = _chunk(algo, 0, [items[i] for i in good], timeout)
+        merged = {good[r.index]: r for r in retried}
+        merged.update({i: ItemResult(i, error=_item_error(e, i)) for i in bad})
+        return [ItemResult(start + i, merged[i].result, merged[i].error)
+                for i in range(len(items))]
+    except ServiceError as e:
+        return [ItemResult(start + i, error=e) for i in range(len(items))]
+
+
+def _bad_indexes(error: InvalidInput, count: int) -> set[int]:
+    details = error.details if isinstance(error.details, dict) else {}
+    return {int(k) for k in details if str(k).isdigit() and int(k) < count}
+
+
+def _item_error(error: InvalidInput, index: int) -> ServiceError:
+    details = error.details.get(str(index), error.details) \
+        if isinstance(error.details, dict) else error.details
+    return InvalidInput(f"items[{index}] is invalid: {details}", details,
+                        service=error.service, request_id=error.request_id)

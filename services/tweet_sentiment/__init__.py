@@ -1,0 +1,23 @@
+"""tweet_sentiment: the pipeline text_cleaner -> sentiment, declared in pipeline.yaml."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+from common.pipeline import create_pipeline_app, pipeline_model
+
+PIPELINE = Path(__file__).with_name("pipeline.yaml")
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The pipeline's service app (environment prefix ``TWEET_SENTIMENT_``)."""
+    return create_pipeline_app(PIPELINE, config)
+
+
+def __getattr__(name: str):
+    # MODEL is built on first use, not at import, since it reads the YAML and registry.
+    if name == "MODEL":
+        return pipeline_model(PIPELINE)
+    raise AttributeError(name)
