@@ -81,9 +81,9 @@ def start_services(entries: Iterable[ServiceEntry], *, ports: Mapping[str, int] 
     entries = list(entries)
     ports = {e.name: (ports or {}).get(e.name, e.port) for e in entries}
     urls = {name: f"http://{host}:{port}" for name, port in ports.items()}
-    environment = service_environment(urls, env)
     log_dir.mkdir(parents=True, exist_ok=True)
-    return [_spawn(e, f"{host}:{ports[e.name]}", urls[e.name], environment, log_dir)
+    return [_spawn(e, f"{host}:{ports[e.name]}", urls[e.name],
+                   service_environment(urls, {**e.local_env, **(env or {})}), log_dir)
             for e in entries]
 
 

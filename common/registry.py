@@ -8,7 +8,7 @@ holds a URL.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -28,6 +28,8 @@ class ServiceEntry:
     url: str
     workers: int = 1
     threads: int = 8
+    #: Settings for local runs only (``make run``, tests); a test's own env wins.
+    local_env: Mapping[str, str] = field(default_factory=dict)
 
 
 def registry_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -51,7 +53,9 @@ def _entry(name: str, spec: Mapping, environ: Mapping[str, str]) -> ServiceEntry
         or f"http://127.0.0.1:{port}"
     return ServiceEntry(name=name, app=str(spec["app"]), port=port, url=url.rstrip("/"),
                         workers=int(spec.get("workers", 1)),
-                        threads=int(spec.get("threads", 8)))
+                        threads=int(spec.get("threads", 8)),
+                        local_env={str(k): str(v) for k, v in
+                                   (spec.get("local_env") or {}).items()})
 
 
 def model_class(entry: ServiceEntry):

@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import context as ctx
+from .auth import check_authorization, parse_keys
 from .config import load_config
 from .docs import docs_blueprint
 from .client import Client
@@ -44,6 +45,7 @@ class ServiceState:
         self.spec = build_spec(model)
         self.openapi = self.spec.to_dict()
         self._client: Client | None = None
+        self.api_keys = parse_keys(config["API_KEYS"])
 
     @property
     def client(self) -> Client:
@@ -112,6 +114,8 @@ def _open_request() -> None:
     g.context = ctx.from_headers(request.headers, service_state.config["DEFAULT_TIMEOUT_S"])
     g.context_token = ctx.activate(g.context)
     g.extras_token = ctx.open_response_extras()
+    if service_state.api_keys and request.path not in OPEN_ROUTES:
+        check_authorization(request.headers.get("Authorization"), service_state.api_keys)
 
 
 def _close_request(response: Response) -> Response:
@@ -137,7 +141,10 @@ def _teardown_request(_exc: BaseException | None) -> None:
 def render_error(error: ServiceError) -> tuple[Response, int]:
     """The one renderer of every error: the JSON envelope with the class's status."""
     error = _as_seen_here(error)
-    return jsonify(error.to_dict()), error.status
+    response = jsonify(error.to_dict())
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="modelchain"'
+    return response, error.status
 
 
 def _as_seen_here(error: ServiceError) -> ServiceError:
@@ -214,7 +221,10 @@ def _answer_metadata(model: Model, batch_size: int) -> dict[str, Any]:
 def _load_problem(model: Model) -> dict[str, Any]:
     if model.load_error is None:
         return {"loading": True}
-    return {"loading": False, "load_error": type(model.load_error).__name__}
+    problem = {"loading": False, "load_error": type(model.load_error).__name__}
+    if isinstance(model.load_error, ServiceError):  # our own messages are safe to show
+        problem["message"] = model.load_error.message
+    return problem
 
 
 def _healthz() -> Response:
