@@ -150,8 +150,7 @@ def render_error(error: ServiceError) -> tuple[Response, int]:
 def _as_seen_here(error: ServiceError) -> ServiceError:
     """An error from a service this one called is an upstream failure here (502, or 504
     for a deadline), naming the deepest stage that failed."""
-    own = current_app.extensions[EXTENSION].model.name if current_app else None
-    if not error.service or error.service == own:
+    if not error.service or error.service == state().model.name:
         return error
     details = error.details if isinstance(error.details, dict) else {}
     stage = details.get("stage") or error.service
@@ -162,18 +161,21 @@ def _as_seen_here(error: ServiceError) -> ServiceError:
         "remote_code", error.code)}, request_id=error.request_id)
 
 
+_HTTP_ERRORS = {404: (NotFound, "No route {path}."),
+                405: (MethodNotAllowed, "{method} is not allowed on {path}."),
+                413: (PayloadTooLarge, "The body is over the limit of {limit} bytes."),
+                415: (UnsupportedMediaType, None)}
+
+
 def _render_http_error(error: HTTPException) -> tuple[Response, int]:
-    mapped = {404: NotFound, 405: MethodNotAllowed, 413: PayloadTooLarge,
-              415: UnsupportedMediaType}.get(error.code or 500)
-    if mapped is None:
-        mapped = error_class_for(status=error.code)
-    message = (f"No route {request.path}." if error.code == 404 else
-               f"{request.method} is not allowed on {request.path}." if error.code == 405 else
-               f"The body is over the limit of {current_app.config['MAX_CONTENT_LENGTH']} "
-               "bytes." if error.code == 413 else error.description)
-    rendered = mapped(message)
-    response, status = render_error(rendered)
-    return response, error.code if mapped is not InternalError else status
+    """Werkzeug's routing and body errors, in our envelope with their own status."""
+    status = error.code or 500
+    cls, template = _HTTP_ERRORS.get(status, (error_class_for(status=status), None))
+    message = template.format(path=request.path, method=request.method,
+                              limit=current_app.config["MAX_CONTENT_LENGTH"]) \
+        if template else error.description
+    response, _ = render_error(cls(message))
+    return response, status
 
 
 def _render_unexpected(error: Exception) -> tuple[Response, int]:
