@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test bench service clean
+.PHONY: install system-deps run test bench service clean
 
 # The virtual environment is (re)built when any pinned requirement changes.
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
@@ -18,10 +18,17 @@ install: $(STAMP) ## Create the virtual environment and install the pinned depen
 run: install ## Start every registered service; prints `<name> <url>`; Ctrl-C stops all.
 	@$(PY) -m common.launcher $(SERVICES)
 
-test: install ## Run the test suite (unit, integration with real gunicorn processes).
+system-deps: ## Install the system packages the tests need (chromium), when missing.
+	@bash scripts/install-system-deps.sh
+
+test: install system-deps ## Run the suite (unit; integration on real gunicorn; browser).
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install ## Run the benchmarks (not tests); results also land in bench-results/.
+	@# wrk (Debian package) generates the load; installed here when missing and root.
+	@command -v wrk >/dev/null || { test "$$(id -u)" = 0 && \
+		{ apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; }; } || \
+		{ echo "make bench needs wrk: run 'apt-get install -y wrk' as root" >&2; exit 1; }
 	$(PY) -m bench $(BENCH_ARGS)
 
 service: install ## Scaffold a new service: make service NAME=my_model

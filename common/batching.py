@@ -294,6 +294,14 @@ class DynamicBatcher:
                     {"batcher": self.name, "inputs": len(items), "outputs": len(outputs)})
         except BaseException as exc:
             self._report(len(items), waits)
+            if len(batch) > 1:
+                # Errors stay with their own caller: one request's poison input must not
+                # fail the strangers it was merged with, so each is run again alone.
+                log.info("batcher %s: batch of %d requests failed (%s); isolating",
+                         self.name, len(batch), type(exc).__name__)
+                for request in batch:
+                    self._compute([request])
+                return
             _fail(batch, exc)
             return
         # Metrics first, so they are recorded by the time any caller returns.

@@ -78,7 +78,8 @@ def create_service_app(model_cls: type[Model], *, prefix: str,
     """
     settings = load_config(prefix, defaults, config)
     model = model_cls(settings)
-    app = Flask(model.name)
+    # static_folder=None: no implicit /static route serving files from the cwd
+    app = Flask(model.name, static_folder=None)
     app.config.update(settings)
     service_state = ServiceState(model, settings)
     app.extensions[EXTENSION] = service_state

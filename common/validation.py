@@ -104,11 +104,15 @@ def _flatten(messages: Any, path: str = "") -> list[tuple[str, str]]:
     return [(path, str(messages))]
 
 
-def Text(**kwargs: Any) -> fields.String:
-    """A required, non-blank string field; its length limit is the service's
-    ``MAX_TEXT_LENGTH``, applied to every string of an input before the schema runs."""
-    return fields.String(required=True, validate=validate.Regexp(
-        r"\S", error="Must not be empty or blank."), **kwargs)
+def Text(max_length: int | None = None, **kwargs: Any) -> fields.String:
+    """A required, non-blank string field. Every string of an input is also held to the
+    service's ``MAX_TEXT_LENGTH`` before the schema runs; ``max_length`` is a tighter
+    limit for this field alone."""
+    validators = [validate.Regexp(r"\S", error="Must not be empty or blank.")]
+    if max_length is not None:
+        validators.append(validate.Length(
+            max=max_length, error="Longer than the maximum of {max} characters."))
+    return fields.String(required=True, validate=validators, **kwargs)
 
 
 class MetadataSchema(Schema):

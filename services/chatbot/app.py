@@ -1,0 +1,84 @@
+"""The chatbot service: a desk assistant answering questions about a context paragraph,
+with a chat page at ``GET /``."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Blueprint, Flask, Response, send_from_directory
+from marshmallow import Schema, fields, validate
+
+from common import Model, create_service_app
+from common.validation import Text
+
+STATIC = Path(__file__).with_name("static")
+CONTEXT_CHARS = 4000
+QUESTION_CHARS = 500
+
+
+class QuestionInput(Schema):
+    """A question, optionally about a context paragraph of the caller's."""
+
+    question = Text(QUESTION_CHARS, metadata={"example": "When do you open on Monday?"})
+    context = fields.String(validate=validate.Length(min=1, max=CONTEXT_CHARS),
+                            metadata={"description": "The paragraph to answer from; "
+                                      "default: the desk's own context file."})
+    session_id = fields.String(validate=validate.Length(max=100),
+                               metadata={"description": "Echoed in logs; optional."})
+
+
+class AnswerOutput(Schema):
+    """The answer copied or generated from the context, and the model's confidence."""
+
+    answer = fields.String(required=True)
+    confidence = fields.Float(required=True, validate=validate.Range(0, 1))
+
+
+class Chatbot(Model):
+    """Seq2seq LSTM with attention and a copy mechanism, decoded in a compiled function."""
+
+    name = "chatbot"
+    version = "1.0.0"
+    description = ("Desk assistant: answers questions about opening hours, rooms, phone "
+                   "numbers, people and prices from a context paragraph.")
+    tags = ("nlp", "seq2seq", "chatbot", "tensorflow")
+    input_schema = QuestionInput
+    output_schema = AnswerOutput
+    sample_input = {"question": "When do you open on Monday?"}
+
+    def load(self) -> None:
+        """Load the SavedModel and the deployer's context file (after the fork)."""
+        from .answerer import DEFAULT_ARTIFACT, DEFAULT_CONTEXT, Answerer
+        self.answerer = Answerer.load(self.config["ARTIFACT_DIR"] or DEFAULT_ARTIFACT)
+        self.default_context = Path(self.config["CONTEXT_FILE"] or DEFAULT_CONTEXT) \
+            .read_text().strip()
+
+    def predict(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One compiled decode for the whole batch."""
+        contexts = [item.get("context") or self.default_context for item in inputs]
+        return self.answerer.answer([item["question"] for item in inputs], contexts)
+
+
+def page_blueprint() -> Blueprint:
+    """``GET /``: the chat page, and its static files."""
+    bp = Blueprint("chat_page", __name__)
+
+    @bp.get("/")
+    def page() -> Response:
+        return send_from_directory(STATIC, "index.html", max_age=0)
+
+    @bp.get("/static/<path:filename>")
+    def static_file(filename: str) -> Response:
+        return send_from_directory(STATIC, filename, max_age=300)
+
+    return bp
+
+
+DEFAULTS = {"ARTIFACT_DIR": "", "CONTEXT_FILE": "", "MAX_TEXT_LENGTH": CONTEXT_CHARS,
+            "MAX_BATCH_SIZE": 32}
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The chatbot app (environment prefix ``CHATBOT_``)."""
+    return create_service_app(Chatbot, prefix="CHATBOT_", defaults=DEFAULTS, config=config,
+                              blueprints=[page_blueprint()])
