@@ -34,6 +34,7 @@ bench: install ## Run the benchmarks (not tests); results also land in bench-res
 service: install ## Scaffold a new service: make service NAME=my_model
 	@test -n "$(NAME)" || (echo "usage: make service NAME=<name>" >&2; exit 2)
 	$(PY) -m common.scaffold $(NAME)
+	$(PY) -m deploy.generate
 
 clean: ## Remove the virtual environment and caches.
 	rm -rf $(VENV) .pytest_cache .run bench-results test-artifacts

@@ -1,0 +1,84 @@
+"""The catalog in real headless Chromium (Debian's, driven by Playwright): search, open a
+service, run its sample, read the result. Served by gunicorn beside a locked
+text_cleaner (see test_catalog_live.py); other registered services show as down.
+Screenshots land in test-artifacts/.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.services.catalog.test_catalog_live import LIVE_ENV, LIVE_KEY
+
+pytestmark = pytest.mark.integration
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# The same flags as the chat page's test: without them Chromium tries to reach Google's
+# hosts at start, and on a closed network its connections are refused many at a time.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing; `make test` installs it (scripts/"
+                        "install-system-deps.sh)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def catalog_url(live_services):
+    return live_services("catalog", "text_cleaner", env=LIVE_ENV)["catalog"]
+
+
+def test_search_open_a_service_run_its_sample_and_see_the_result(browser, catalog_url,
+                                                                  artifacts_dir):
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.goto(catalog_url + "/")
+    page.screenshot(path=str(artifacts_dir / "catalog-home.png"))
+    page.fill("#search", "lemmas")
+    assert page.locator(".card:visible").count() == 1
+    assert page.locator("#count").inner_text().startswith("1 of ")
+    page.screenshot(path=str(artifacts_dir / "catalog-search.png"))
+
+    page.click(".card:visible a")
+    page.wait_for_url("**/services/text_cleaner")
+    assert page.locator("#health").inner_text() == "ready"
+    assert "Sooo happy" in page.input_value("#try-input")   # prefilled with the sample
+    page.click("#try-run")
+    status = page.locator("#try-status.try__status--ok")
+    status.wait_for(timeout=15000)
+    assert status.inner_text().startswith("Answered in ")
+    assert "Best Day Ever" in page.locator("#try-output").inner_text()
+    page.screenshot(path=str(artifacts_dir / "catalog-try-it.png"), full_page=True)
+
+    assert all(url.startswith(catalog_url) for url in requested)  # never the service itself
+    assert LIVE_KEY not in page.content()
+
+
+def test_try_it_reports_bad_input_in_the_page(browser, catalog_url):
+    page = browser.new_page()
+    page.goto(catalog_url + "/services/text_cleaner")
+    page.fill("#try-input", "{not json")
+    page.click("#try-run")
+    assert "not valid JSON" in page.locator("#try-status.try__status--error").inner_text()
+    page.fill("#try-input", '{"text": "x", "urls": "shred"}')
+    page.click("#try-run")
+    error = page.locator("#try-status.try__status--error", has_text="Error 400")
+    error.wait_for(timeout=15000)
+    assert "invalid_input" in error.inner_text()
+    assert "urls" in page.locator("#try-output").inner_text()
+    assert page.locator("#try-run").is_enabled()   # not stuck pending
+    page.click("#try-reset")
+    assert "Sooo happy" in page.input_value("#try-input")
