@@ -11,18 +11,19 @@ from marshmallow import Schema, fields, validate
 from common import Model, create_service_app
 from common.validation import Text
 
+from .answerer import MAX_CONTEXT_CHARS, MAX_QUESTION_CHARS
+
 STATIC = Path(__file__).with_name("static")
-CONTEXT_CHARS = 4000
-QUESTION_CHARS = 500
 
 
 class QuestionInput(Schema):
     """A question, optionally about a context paragraph of the caller's."""
 
-    question = Text(QUESTION_CHARS, metadata={"example": "When do you open on Monday?"})
-    context = fields.String(validate=validate.Length(min=1, max=CONTEXT_CHARS),
-                            metadata={"description": "The paragraph to answer from; "
-                                      "default: the desk's own context file."})
+    question = Text(MAX_QUESTION_CHARS, metadata={"example": "When do you open on Monday?"})
+    context = fields.String(validate=validate.Length(min=1, max=MAX_CONTEXT_CHARS),
+                            metadata={"description": "The paragraph to answer from "
+                                      "(about the first 250 words are read); default: the "
+                                      "desk's own context file."})
     session_id = fields.String(validate=validate.Length(max=100),
                                metadata={"description": "Echoed in logs; optional."})
 
@@ -49,14 +50,13 @@ class Chatbot(Model):
     def load(self) -> None:
         """Load the SavedModel and the deployer's context file (after the fork)."""
         from .answerer import DEFAULT_ARTIFACT, DEFAULT_CONTEXT, Answerer
-        self.answerer = Answerer.load(self.config["ARTIFACT_DIR"] or DEFAULT_ARTIFACT)
-        self.default_context = Path(self.config["CONTEXT_FILE"] or DEFAULT_CONTEXT) \
-            .read_text().strip()
+        self.answerer = Answerer.load(self.config["ARTIFACT_DIR"] or DEFAULT_ARTIFACT,
+                                      self.config["CONTEXT_FILE"] or DEFAULT_CONTEXT)
 
     def predict(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One compiled decode for the whole batch."""
-        contexts = [item.get("context") or self.default_context for item in inputs]
-        return self.answerer.answer([item["question"] for item in inputs], contexts)
+        return self.answerer.answer([item["question"] for item in inputs],
+                                    [item.get("context") for item in inputs])
 
 
 def page_blueprint() -> Blueprint:
@@ -74,7 +74,7 @@ def page_blueprint() -> Blueprint:
     return bp
 
 
-DEFAULTS = {"ARTIFACT_DIR": "", "CONTEXT_FILE": "", "MAX_TEXT_LENGTH": CONTEXT_CHARS,
+DEFAULTS = {"ARTIFACT_DIR": "", "CONTEXT_FILE": "", "MAX_TEXT_LENGTH": MAX_CONTEXT_CHARS,
             "MAX_BATCH_SIZE": 32}
 
 

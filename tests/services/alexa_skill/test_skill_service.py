@@ -79,7 +79,7 @@ def test_unverified_requests_are_refused_in_process(tmp_path, test_pki):
 
 @pytest.fixture(scope="module")
 def skill_service(service_pool, registry, tmp_path_factory, test_pki):
-    """alexa_skill and sentiment under gunicorn, verifying with the test PKI."""
+    """alexa_skill, chatbot and sentiment under gunicorn, verifying with the test PKI."""
     from cryptography.hazmat.primitives.serialization import Encoding
     folder = tmp_path_factory.mktemp("alexa-certs")
     (folder / "roots.pem").write_bytes(test_pki.root.public_bytes(Encoding.PEM))
@@ -88,7 +88,8 @@ def skill_service(service_pool, registry, tmp_path_factory, test_pki):
     env = {"ALEXA_SKILL_VERIFY": "true", "ALEXA_SKILL_SKILL_IDS": SKILL_ID,
            "ALEXA_SKILL_TRUST_ROOTS": str(folder / "roots.pem"),
            "ALEXA_SKILL_CERT_FILES": str(folder)}
-    return service_pool.start([registry["alexa_skill"], registry["sentiment"]], env)
+    return service_pool.start([registry["alexa_skill"], registry["chatbot"],
+                               registry["sentiment"]], env)
 
 
 def post_signed(url, make_signed_request, body, **kwargs):
@@ -106,6 +107,17 @@ def test_a_signed_intent_request_gets_the_answer_as_speech(skill_service,
     assert response.status_code == 200 and time.monotonic() - started < 8
     speech = response.json()["response"]["outputSpeech"]
     assert "negative" in (speech.get("text") or speech.get("ssml"))
+
+
+@pytest.mark.integration
+def test_a_signed_question_gets_the_chatbots_answer_as_speech(skill_service,
+                                                             make_signed_request):
+    response = post_signed(skill_service["alexa_skill"], make_signed_request,
+                           intent_body("AskQuestionIntent", {"query": "who is the manager"}))
+    assert response.status_code == 200
+    speech = response.json()["response"]["outputSpeech"]
+    assert "Maria Lopez" in (speech.get("text") or speech.get("ssml"))
+    assert response.json()["response"]["shouldEndSession"] is False
 
 
 @pytest.mark.integration

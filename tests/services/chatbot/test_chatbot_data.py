@@ -1,0 +1,135 @@
+"""The chatbot's data generator, held-out splits and tokenizer."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.chatbot import data
+from services.chatbot.encoding import UNK, Vocab, decode_steps, encode
+from services.chatbot.tokenizer import detokenize, normalize_answer, span_text, tokenize, words
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_generator_is_deterministic():
+    for split in data.SPLITS:
+        assert data.generate(40, split, seed=7) == data.generate(40, split, seed=7)
+    assert data.generate(40, "train", seed=7) != data.generate(40, "train", seed=8)
+
+
+def test_generator_does_not_depend_on_the_hash_seed():
+    """String hashing is randomised per process; the data must not depend on it."""
+    code = ("import hashlib; from services.chatbot import data; "
+            "print(hashlib.sha256(repr(data.generate(60, 'train', 3)).encode()).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True, cwd=ROOT,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2", "3")}
+    assert len(digests) == 1
+
+
+def test_unknown_split_is_refused():
+    with pytest.raises(ValueError):
+        data.generate(1, "validation")
+
+
+@pytest.mark.parametrize("split", data.SPLITS)
+def test_answers_are_token_spans_of_their_contexts(split):
+    for ex in data.generate(300, split, seed=3):
+        assert ex.answer and ex.context[ex.start:ex.start + len(ex.answer)] == ex.answer
+        first, last = data.answer_token_span(ex)
+        tokens = tokenize(ex.context)
+        assert ex.context[tokens[first].start:tokens[last].end] == ex.answer
+
+
+def test_entity_pools_are_disjoint():
+    for values in (data.FIRST_NAMES, data.LAST_NAMES, data.ROOM_WORDS, data.DOMAIN_WORDS):
+        train, test = set(data.pool(values, False)), set(data.pool(values, True))
+        assert train and test and not train & test
+
+
+def entity_values(ex: data.Example) -> list[str]:
+    """The entity values an answer is made of (empty for shared-vocabulary answers)."""
+    if ex.intent == "person.who":
+        return ex.answer.split()
+    if ex.intent in ("dept.phone", "item.price") or (
+            ex.intent in ("hours.open", "hours.close") and ex.answer.lower() != "closed"):
+        return [ex.answer]
+    if ex.intent == "dept.email":
+        return [ex.answer.split("@")[1]]
+    if ex.intent == "place.room":
+        return [ex.answer.split()[1]]
+    return []
+
+
+@pytest.mark.parametrize("split,held_out", [("train", False), ("test_templates", False),
+                                            ("test_values", True), ("test_both", True)])
+def test_entity_values_come_from_their_side_of_the_split(split, held_out):
+    checked = 0
+    for ex in data.generate(400, split, seed=5):
+        for value in entity_values(ex):
+            assert data.held_out(value) == held_out, (split, ex.intent, value)
+            checked += 1
+    assert checked > 150
+
+
+def test_held_out_entity_values_never_appear_in_training_answers():
+    train = {v for ex in data.generate(2000, "train", seed=1) for v in entity_values(ex)}
+    test = {v for ex in data.generate(500, "test_values", seed=1) for v in entity_values(ex)}
+    assert test and not train & test
+
+
+def test_question_templates_are_disjoint_and_used_by_their_split():
+    for intent, (train, test) in data.QUESTION_TEMPLATES.items():
+        assert train and test and not set(train) & set(test), intent
+    assert all("/train/" in ex.template for ex in data.generate(200, "test_values"))
+    assert all("/test/" in ex.template for ex in data.generate(200, "test_templates"))
+    assert {ex.intent for ex in data.generate(500, "train")} == set(data.INTENTS)
+
+
+@pytest.mark.parametrize("text,token", [
+    ("We open at 9:30 on Monday.", "9:30"), ("Closing at 5:30 pm today", "5:30 pm"),
+    ("Opens 9am", "9am"), ("Call 555-0199.", "555-0199"),
+    ("Dial (020) 7946-0958!", "(020) 7946-0958"), ("Phone +44 20 7946 0958.", "+44 20 7946 0958"),
+    ("Only $12.50.", "$12.50"), ("It is €3 per page", "€3"),
+    ("Mail help.desk@riverside-library.org.", "help.desk@riverside-library.org"),
+    ("Room B12, 2nd floor", "B12"), ("Call 372.223.3506 now", "372.223.3506"),
+])
+def test_tokenizer_keeps_entities_whole(text, token):
+    assert token in words(text)
+
+
+def test_tokenizer_splits_possessives_and_keeps_spans():
+    text = "What is Maria Lopez's job?"
+    assert words(text) == ["What", "is", "Maria", "Lopez", "'s", "job", "?"]
+    assert all(text[t.start:t.end] == t.text for t in tokenize(text))
+
+
+def test_span_text_and_detokenize():
+    context = "Friday:  9:00 -  17:00\nSaturday: closed"
+    toks = tokenize(context)
+    assert span_text(context, toks[2:5]) == "9:00 -  17:00"  # original spacing kept
+    assert span_text(context, [toks[4], toks[2]]) == "17:00 9:00"
+    joined = detokenize(["Maria", "Lopez", "'s", "desk", ",", "(", "B12", ")"])
+    assert joined == "Maria Lopez's desk, (B12)"
+    assert normalize_answer("  Maria Lopez. ") == ["maria", "lopez"]
+
+
+def test_encoding_marks_question_matches_and_decodes_copies():
+    vocab = Vocab(["who", "is", "the", "manager", "?", "."])
+    src = encode("Who is the manager?", "The manager is Zelda Quinn.", vocab, 32, 256)
+    assert src.ids[src.offset + 3] == UNK  # "Zelda": entities are never vocabulary words
+    copy = [len(vocab) + src.offset + 3, len(vocab) + src.offset + 4]
+    assert decode_steps(src, np.array(copy + [3]), vocab) == "Zelda Quinn"
+    assert src.copy_mask[:src.offset].sum() == 0 and src.copy_mask[src.offset:].all()
+
+
+def test_default_context_questions_are_answerable_from_context_file():
+    context = data.default_context()
+    assert len(data.DEFAULT_CONTEXT_QA) >= 20
+    assert all(answer in context for _, answer in data.DEFAULT_CONTEXT_QA)

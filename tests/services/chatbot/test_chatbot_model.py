@@ -1,0 +1,91 @@
+"""The committed chatbot artifact: loads, answers held-out and default-context questions."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.chatbot import data, evaluate
+from services.chatbot.answerer import (DEFAULT_ARTIFACT, MAX_CONTEXT_CHARS, MAX_QUESTION_CHARS,
+                                       Answerer)
+
+ROOT = Path(__file__).resolve().parents[3]
+
+# Entity values found in no generator pool: names, room, phone, price, email, times.
+UNSEEN_CONTEXT = (
+    "Welcome to the Harbour View Library help desk.\n"
+    "Monday: 7:45 - 19:15\nTuesday: 7:45 - 19:15\nSaturday: closed\n"
+    "The manager is Bartholomew Quist. Our receptionist is Ingeborg Aalto.\n"
+    "You can call the front desk at 555-7321. The billing email address is "
+    "accounts@harbourview.example.net.\n"
+    "The Lighthouse Room is in room 742 on the fourth floor.\n"
+    "A guest pass costs £13.40. Parking: $1.85 per hour."
+)
+UNSEEN_QA = (
+    ("Who is the manager?", "Bartholomew Quist"),
+    ("Who's the receptionist?", "Ingeborg Aalto"),
+    ("What time do you open on Tuesday?", "7:45"),
+    ("When do you close on Monday?", "19:15"),
+    ("Are you open on Saturday?", "closed"),
+    ("What's the phone number of the front desk?", "555-7321"),
+    ("What is the email address for billing?", "accounts@harbourview.example.net"),
+    ("Where is the Lighthouse Room?", "room 742"),
+    ("How much does a guest pass cost?", "£13.40"),
+    ("How much is parking?", "$1.85"),
+)
+
+
+@pytest.fixture(scope="module")
+def answerer() -> Answerer:
+    if not (DEFAULT_ARTIFACT / "saved_model.pb").is_file():
+        pytest.fail(f"no committed artifact at {DEFAULT_ARTIFACT}; run services.chatbot.train")
+    return Answerer.load()
+
+
+def test_importing_the_answerer_loads_no_tensorflow():
+    code = ("import sys, services.chatbot.answerer, services.chatbot.train, "
+            "services.chatbot.evaluate; assert 'tensorflow' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_limits_are_exported():
+    assert 0 < MAX_QUESTION_CHARS < MAX_CONTEXT_CHARS
+
+
+def test_answers_questions_about_unseen_entity_values(answerer):
+    results = answerer.answer([q for q, _ in UNSEEN_QA], [UNSEEN_CONTEXT] * len(UNSEEN_QA))
+    assert [r["answer"] for r in results] == [a for _, a in UNSEEN_QA]
+
+
+def test_answers_the_default_context_question_set(answerer):
+    qa = evaluate.default_context_qa()
+    results = answerer.answer([q for q, _ in qa], None)  # no context: context.txt
+    assert [r["answer"] for r in results] == [a for _, a in qa]
+
+
+def test_held_out_split_accuracy(answerer):
+    examples = data.generate(120, "test_values", seed=99)
+    figures, _ = evaluate.evaluate_split(answerer, examples)
+    assert figures["exact_match"] >= 0.85
+
+
+def test_batch_order_is_preserved_and_confidence_is_a_probability(answerer):
+    questions = [q for q, _ in UNSEEN_QA[:6]]
+    contexts = [UNSEEN_CONTEXT if i % 2 else None for i in range(6)]
+    batch = answerer.answer(questions, contexts)
+    single = [answerer.answer([q], [c])[0] for q, c in zip(questions, contexts)]
+    assert [r["answer"] for r in batch] == [r["answer"] for r in single]
+    for b, s in zip(batch, single):
+        assert 0.0 <= b["confidence"] <= 1.0
+        assert b["confidence"] == pytest.approx(s["confidence"], abs=1e-3)
+    reversed_batch = answerer.answer(questions[::-1], contexts[::-1])
+    assert [r["answer"] for r in reversed_batch] == [r["answer"] for r in batch][::-1]
+
+
+def test_long_contexts_are_truncated_not_refused(answerer):
+    filler = "Please keep noise to a minimum. " * 200
+    result = answerer.answer(["Who is the manager?"], ["The manager is Maria Lopez. " + filler])
+    assert result[0]["answer"] == "Maria Lopez"
+    assert answerer.answer([""], [""])[0]["answer"] is not None

@@ -1,0 +1,27 @@
+"""Smoke test of the chatbot training entry point: tiny run, export, load, answer."""
+from __future__ import annotations
+
+import json
+
+from services.chatbot import train
+from services.chatbot.answerer import Answerer
+
+
+def test_tiny_training_run_exports_a_loadable_artifact(tmp_path):
+    cfg = train.TrainConfig(examples=300, epochs=1, val_examples=16, batch_size=32,
+                            model=dict(embed_dim=16, question_dim=8, enc_units=16,
+                                       dec_units=32, attn_units=16))
+    out = tmp_path / "model"
+    meta = train.train(out, cfg, evaluate_examples=0)
+
+    assert (out / "saved_model.pb").is_file() and meta["training_log"][0]["epoch"] == 1
+    stored = json.loads((out / train.META_FILE).read_text())
+    assert stored["vocab"] == meta["vocab"] and stored["seed"] == cfg.seed
+
+    answerer = Answerer.load(out)
+    results = answerer.answer(["Who is the manager?", "How much is a day pass?"],
+                              [None, "A day pass costs $4.50. Parking is $2 per hour."])
+    assert len(results) == 2
+    for result in results:
+        assert isinstance(result["answer"], str) and 0.0 <= result["confidence"] <= 1.0
+    assert answerer.answer([], []) == []
