@@ -18,7 +18,7 @@ install: $(STAMP) ## Create the virtual environment and install the pinned depen
 run: install ## Start every registered service; prints `<name> <url>`; Ctrl-C stops all.
 	@$(PY) -m common.launcher $(SERVICES)
 
-system-deps: ## Install the system packages the tests need (chromium), when missing.
+system-deps: ## Install the system packages the tests need (chromium, redis-server, a JRE).
 	@bash scripts/install-system-deps.sh
 
 test: install system-deps ## Run the suite (unit; integration on real gunicorn; browser).
@@ -30,6 +30,11 @@ bench: install ## Run the benchmarks (not tests); results also land in bench-res
 		{ apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; }; } || \
 		{ echo "make bench needs wrk: run 'apt-get install -y wrk' as root" >&2; exit 1; }
 	$(PY) -m bench $(BENCH_ARGS)
+
+.PHONY: batch
+batch: install ## Score a JSONL/CSV file: make batch ARGS="text_cleaner tweets.jsonl [--mode ...]"
+	@test -n "$(ARGS)" || { $(PY) -m common.batch --help; exit 2; }
+	$(PY) -m common.batch $(ARGS)
 
 service: install ## Scaffold a new service: make service NAME=my_model
 	@test -n "$(NAME)" || (echo "usage: make service NAME=<name>" >&2; exit 2)

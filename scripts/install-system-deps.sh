@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# System packages the tests need: Debian's chromium for the browser tests. Installed
+# System packages the tests need: chromium (browser tests), redis-server (queue worker
+# tests) and a Java runtime (the Spark job), from Debian. Installed
 # only when missing, and only where we may (root); elsewhere the tests say what to install.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The batch queue worker's tests run a real redis-server; the Spark job needs a JRE
+# (PySpark 4 needs Java 17 or later: Debian 12's default-jre-headless is OpenJDK 17).
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "note: missing system packages: ${need[*]} (apt-get install ${need[*]})" >&2
@@ -12,4 +17,4 @@ fi
 echo "installing system packages: ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+apt-get install -y -qq "${need[@]}" >/dev/null

@@ -1,0 +1,1 @@
+"""Spark jobs that score DataFrames through modelchain services."""
