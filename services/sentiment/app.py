@@ -1,0 +1,66 @@
+"""The sentiment service: negative / neutral / positive with class probabilities."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Flask
+from marshmallow import Schema, fields, validate
+
+from common import Model, create_service_app
+from common.validation import Text
+
+LABELS = ("negative", "neutral", "positive")
+
+
+class SentimentInput(Schema):
+    """One text to label."""
+
+    text = Text(metadata={"description": "The text to label (a sentence or a tweet).",
+                          "example": "What a lovely day!"})
+
+
+class ScoresSchema(Schema):
+    """Class probabilities; they add up to 1."""
+
+    negative = fields.Float(required=True)
+    neutral = fields.Float(required=True)
+    positive = fields.Float(required=True)
+
+
+class SentimentOutput(Schema):
+    """The most likely label and every class's probability."""
+
+    label = fields.String(required=True, validate=validate.OneOf(LABELS))
+    scores = fields.Nested(ScoresSchema, required=True)
+
+
+class SentimentModel(Model):
+    """A TensorFlow text classifier with VADER lexicon features as extra inputs."""
+
+    name = "sentiment"
+    version = "1.0.0"
+    description = ("Labels English text as negative, neutral or positive, with class "
+                   "probabilities. Trained on 20,000 human-rated sentences.")
+    tags = ("nlp", "text", "sentiment", "tensorflow")
+    input_schema = SentimentInput
+    output_schema = SentimentOutput
+    sample_input = {"text": "What a lovely day!"}
+
+    def load(self) -> None:
+        """Load the committed SavedModel (imports TensorFlow here, after the fork)."""
+        from .classifier import DEFAULT_ARTIFACT, SentimentClassifier
+        self.classifier = SentimentClassifier.load(self.config["ARTIFACT_DIR"]
+                                                   or DEFAULT_ARTIFACT)
+
+    def predict(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One compiled-function call on the whole batch."""
+        return self.classifier.predict([item["text"] for item in inputs])
+
+
+DEFAULTS = {"ARTIFACT_DIR": "", "MAX_TEXT_LENGTH": 2000}
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The sentiment service app (environment prefix ``SENTIMENT_``)."""
+    return create_service_app(SentimentModel, prefix="SENTIMENT_", defaults=DEFAULTS,
+                              config=config)

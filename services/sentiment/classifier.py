@@ -1,0 +1,85 @@
+"""Serving-side loader of the exported sentiment SavedModel.
+
+Only `tf.saved_model.load` and the exported `serve` function are used: no Keras, no
+`model.predict`. TensorFlow is imported lazily inside `load`, never at module import,
+because TF is not fork-safe and the app module may be imported before workers fork.
+A loaded concrete function may be called from several threads at once, and the
+lexicon features are computed by pure Python per call, so `predict` is thread-safe.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from services.sentiment.features import FEATURE_NAMES, lexicon_features
+
+LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
+DEFAULT_ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "model"
+META_FILE = "meta.json"
+
+
+class SentimentClassifier:
+    """Three-class sentiment (negative / neutral / positive) with class probabilities."""
+
+    def __init__(self, serve, meta: dict) -> None:
+        self._serve = serve
+        self.meta = meta
+
+    @classmethod
+    def load(
+        cls, artifact_dir: str | Path = DEFAULT_ARTIFACT, check_meta: bool = True
+    ) -> "SentimentClassifier":
+        """Load the SavedModel in `artifact_dir`; check its meta.json matches this code."""
+        import tensorflow as tf
+
+        artifact_dir = Path(artifact_dir)
+        meta = _read_meta(artifact_dir) if check_meta else {}
+        loaded = tf.saved_model.load(str(artifact_dir))
+        instance = cls(loaded.serve, meta)
+        instance._loaded = loaded  # keep the trackable object (and its variables) alive
+        return instance
+
+    def probabilities(self, texts: list[str], feats: np.ndarray | None = None) -> np.ndarray:
+        """(N, 3) float32 probabilities in LABELS order; one compiled-function call."""
+        if not texts:
+            return np.zeros((0, len(LABELS)), np.float32)
+        if feats is None:
+            feats = lexicon_features(texts)
+        out = self._serve(np.asarray(texts, dtype=object), np.asarray(feats, dtype=np.float32))
+        return out.numpy()
+
+    def predict(self, texts: list[str]) -> list[dict]:
+        """Label and per-class scores for each text, in input order.
+
+        Returns [{"label": "positive", "scores": {"negative": 0.01, "neutral": 0.09,
+        "positive": 0.90}}, ...]; an empty list gives an empty list.
+        """
+        _check_texts(texts)
+        return [_result(row) for row in self.probabilities(list(texts))]
+
+
+def _result(row: np.ndarray) -> dict:
+    """One prediction dict from one probability row."""
+    scores = {label: float(p) for label, p in zip(LABELS, row)}
+    return {"label": LABELS[int(np.argmax(row))], "scores": scores}
+
+
+def _check_texts(texts) -> None:
+    """Reject a bare string (it would be split into characters) and non-string items."""
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("texts must be a list of strings, not a single string")
+    if not all(isinstance(t, str) for t in texts):
+        raise TypeError("texts must be a list of strings")
+
+
+def _read_meta(artifact_dir: Path) -> dict:
+    """meta.json of the artifact, after checking its labels and feature names."""
+    meta = json.loads((artifact_dir / META_FILE).read_text(encoding="utf-8"))
+    if tuple(meta.get("labels", ())) != LABELS:
+        raise ValueError(f"{artifact_dir}: labels {meta.get('labels')} != {list(LABELS)}")
+    if tuple(meta.get("feature_names", ())) != FEATURE_NAMES:
+        raise ValueError(f"{artifact_dir}: model was trained on other lexicon features; retrain it")
+    return meta
