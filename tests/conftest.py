@@ -6,6 +6,7 @@ environment, and stops them all at the end of the session.
 """
 from __future__ import annotations
 
+import random
 import socket
 from pathlib import Path
 from typing import Callable, Mapping
@@ -19,10 +20,20 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that is free right now.
+
+    Chosen below the kernel's ephemeral range (32768+ on Linux): a port the kernel hands
+    out for port 0 may be taken by an outgoing connection before gunicorn binds it.
+    """
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 class ServicePool:

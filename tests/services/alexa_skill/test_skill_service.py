@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timezone
 
 import pytest
 import requests
@@ -92,6 +93,12 @@ def skill_service(service_pool, registry, tmp_path_factory, test_pki):
                                registry["sentiment"]], env)
 
 
+def now() -> datetime:
+    """A timestamp for live requests: the PKI's epoch may be minutes old by now, and a
+    stale timestamp is refused, which would hide every other check."""
+    return datetime.now(timezone.utc)
+
+
 def post_signed(url, make_signed_request, body, **kwargs):
     headers, raw = make_signed_request(body, **kwargs)
     return requests.post(f"{url}/alexa", data=raw, headers=headers, timeout=10)
@@ -103,7 +110,8 @@ def test_a_signed_intent_request_gets_the_answer_as_speech(skill_service,
     url = skill_service["alexa_skill"]
     started = time.monotonic()
     response = post_signed(url, make_signed_request,
-                           intent_body("SentimentIntent", {"text": "I hate waiting"}))
+                           intent_body("SentimentIntent", {"text": "I hate waiting"},
+                                       timestamp=now()))
     assert response.status_code == 200 and time.monotonic() - started < 8
     speech = response.json()["response"]["outputSpeech"]
     assert "negative" in (speech.get("text") or speech.get("ssml"))
@@ -113,7 +121,8 @@ def test_a_signed_intent_request_gets_the_answer_as_speech(skill_service,
 def test_a_signed_question_gets_the_chatbots_answer_as_speech(skill_service,
                                                              make_signed_request):
     response = post_signed(skill_service["alexa_skill"], make_signed_request,
-                           intent_body("AskQuestionIntent", {"query": "who is the manager"}))
+                           intent_body("AskQuestionIntent", {"query": "who is the manager"},
+                                       timestamp=now()))
     assert response.status_code == 200
     speech = response.json()["response"]["outputSpeech"]
     assert "Maria Lopez" in (speech.get("text") or speech.get("ssml"))
@@ -123,9 +132,9 @@ def test_a_signed_question_gets_the_chatbots_answer_as_speech(skill_service,
 @pytest.mark.integration
 def test_signed_launch_and_session_end_are_accepted(skill_service, make_signed_request):
     url = skill_service["alexa_skill"]
-    launch = post_signed(url, make_signed_request, launch_body())
+    launch = post_signed(url, make_signed_request, launch_body(timestamp=now()))
     assert launch.status_code == 200 and "Welcome" in json.dumps(launch.json())
-    ended = post_signed(url, make_signed_request, session_ended_body())
+    ended = post_signed(url, make_signed_request, session_ended_body(timestamp=now()))
     assert ended.status_code == 200 and "outputSpeech" not in ended.json()["response"]
 
 
@@ -134,7 +143,7 @@ def test_signed_launch_and_session_end_are_accepted(skill_service, make_signed_r
 def test_bad_requests_are_refused_with_400(skill_service, make_signed_request, test_pki,
                                            case):
     url = skill_service["alexa_skill"]
-    body = intent_body("SentimentIntent", {"text": "great"},
+    body = intent_body("SentimentIntent", {"text": "great"}, timestamp=now(),
                        application_id="amzn1.ask.skill.other" if case == "wrong skill"
                        else SKILL_ID)
     headers, raw = make_signed_request(body, url=test_pki.untrusted_url
@@ -145,4 +154,8 @@ def test_bad_requests_are_refused_with_400(skill_service, make_signed_request, t
         headers = {"Content-Type": "application/json"}
     response = requests.post(f"{url}/alexa", data=raw, headers=headers, timeout=10)
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid_input"
+    error = response.json()["error"]
+    assert error["code"] == "invalid_input"
+    assert error["details"]["reason"] == {
+        "tampered": "bad_signature", "untrusted": "untrusted_cert_chain",
+        "wrong skill": "wrong_application_id", "unsigned": "missing_header"}[case]
