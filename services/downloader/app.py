@@ -17,7 +17,7 @@ from common import context as ctx
 from common.context import bind_context
 from common.images import per_item
 
-from .fetch import FETCH_DEFAULTS, FetchPolicy, SafeFetcher
+from common.safe_fetch import FETCH_DEFAULTS, FetchPolicy, SafeFetcher
 
 MAX_URL_LENGTH = 2048
 

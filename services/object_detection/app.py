@@ -15,7 +15,7 @@ from common import Model, create_service_app
 from common import context as ctx
 from common.images import (IMAGE_SERVICE_DEFAULTS, Base64Image, ImageLimits, open_image,
                            per_item, sample_png_base64, to_array)
-from services.downloader.fetch import FETCH_DEFAULTS, FetchPolicy, SafeFetcher
+from common.safe_fetch import FETCH_DEFAULTS, FetchPolicy, SafeFetcher
 
 from .detector import Detection, Detector
 from .label_map import load_label_map

@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 
 from common.errors import DeadlineExceeded, InvalidInput, PayloadTooLarge, UpstreamError
-from services.downloader.fetch import (FetchPolicy, SafeFetcher, classify, parse_allow_list,
+from common.safe_fetch import (FetchPolicy, SafeFetcher, classify, parse_allow_list,
                                        parse_allow_rule, system_resolver)
 from tests.conftest import free_port
 from tests.services.downloader.image_server import image_server, scene_bytes

@@ -37,8 +37,8 @@ import urllib3
 from requests.certs import where as ca_bundle
 from requests.utils import requote_uri
 
-from common.errors import DeadlineExceeded, InvalidInput, PayloadTooLarge, UpstreamError
-from common.images import sniff
+from .errors import DeadlineExceeded, InvalidInput, PayloadTooLarge, UpstreamError
+from .images import sniff
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
