@@ -2,12 +2,13 @@
 
     python -m services.sentiment.evaluate --data ../shared/data/sentiment \
         [--model services/sentiment/artifacts/model] [--ood-domain nyt ...] [--no-ood]
+        [--seed S] [--json FILE]
 
 Prints two tables of accuracy on the held-out test splits (data.py, seed 1234):
 1. in domain: the shipped model beside VADER on each training domain's test split;
 2. out of domain: for each held-out domain D, a model trained by train.py (same
    config) on the other two domains only, in a temporary folder, beside VADER on D's
-   test split.
+   test split (--seed sets those models' training seed).
 Figures: three-class accuracy and positive-vs-negative accuracy (metrics.py).
 """
 
@@ -57,11 +58,11 @@ def in_domain(model_dir: Path, splits: dict) -> tuple[list[str], dict]:
     return rows, figures
 
 
-def out_of_domain(data_dir: str, held_out: str, splits: dict) -> tuple[str, dict]:
+def out_of_domain(data_dir: str, held_out: str, splits: dict, seed: int) -> tuple[str, dict]:
     """Train on the other domains into a temp folder; row and figures on `held_out`."""
     others = tuple(d for d in data.DOMAINS if d != held_out)
     with tempfile.TemporaryDirectory(prefix=f"sentiment-ood-{held_out}-") as tmp:
-        cfg = train.TrainConfig(domains=others)
+        cfg = train.TrainConfig(domains=others, seed=seed)
         train.train(data_dir, Path(tmp) / "model", cfg, "out-of-domain evaluation")
         clf = SentimentClassifier.load(Path(tmp) / "model")
         figures = score_domain(clf, splits[held_out]["test"])
@@ -78,6 +79,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="held-out domain(s) for the out-of-domain table (default: all three)",
     )
     parser.add_argument("--no-ood", action="store_true", help="skip the out-of-domain training")
+    parser.add_argument("--seed", type=int, default=train.TrainConfig.seed,
+                        help="training seed of the out-of-domain models")
     parser.add_argument("--json", help="also write all figures to this JSON file")
     return parser.parse_args(argv)
 
@@ -90,14 +93,16 @@ def main(argv: list[str] | None = None) -> None:
     report = {"in_domain": figures, "out_of_domain": {}}
     ood_rows = []
     for held_out in [] if args.no_ood else (args.ood_domain or list(data.DOMAINS)):
-        row, report["out_of_domain"][held_out] = out_of_domain(args.data, held_out, splits)
+        row, report["out_of_domain"][held_out] = out_of_domain(
+            args.data, held_out, splits, args.seed
+        )
         ood_rows.append(row)
-    print_tables(rows, ood_rows)
+    print_tables(rows, ood_rows, args.seed)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
-def print_tables(rows: list[str], ood_rows: list[str]) -> None:
+def print_tables(rows: list[str], ood_rows: list[str], seed: int) -> None:
     """Print the in-domain and out-of-domain tables (accuracy on held-out test splits)."""
     print("VADER: compound >= 0.05 positive, <= -0.05 negative, else neutral;"
           " pos-vs-neg by sign (> 0 positive).")
@@ -105,7 +110,7 @@ def print_tables(rows: list[str], ood_rows: list[str]) -> None:
     print(HEADER)
     print("\n".join(rows))
     if ood_rows:
-        print("\nOut of domain: model trained on the two other domains,"
+        print(f"\nOut of domain: model trained (seed {seed}) on the two other domains,"
               " test split of the held-out one")
         print(HEADER)
         print("\n".join(ood_rows))

@@ -22,7 +22,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "vader_raw_sum",  # compound mapped back to VADER's summed valence (rating scale), / 4
     "n_pos_words",  # log1p counts of lexicon words by polarity
     "n_neg_words",
-    "sum_pos_valence",  # summed raw lexicon valences, scaled to [-4, 4] per word
+    "sum_pos_valence",  # summed lexicon valences / 4 (a word is worth -1..1)
     "sum_neg_valence",
     "max_valence",
     "min_valence",
