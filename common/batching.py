@@ -99,7 +99,8 @@ class DynamicBatcher:
 
     def __init__(self, predict: PredictFn, *, max_batch_size: int = 32,
                  max_latency_ms: float = 5.0, name: str = "batcher",
-                 on_batch: Optional[OnBatchFn] = None):
+                 on_batch: Optional[OnBatchFn] = None,
+                 in_flight: Optional[Callable[[], int]] = None):
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
         if max_latency_ms < 0:
@@ -109,6 +110,9 @@ class DynamicBatcher:
         self.max_latency_s = float(max_latency_ms) / 1000.0
         self.name = name
         self.on_batch = on_batch
+        #: How many requests the service holds right now (None: unknown). When all of
+        #: them are already in the batch, no company can come, so it runs at once.
+        self.in_flight = in_flight
         self._closed = False
         self._pid: Optional[int] = None
         self._worker: Optional[threading.Thread] = None
@@ -263,13 +267,17 @@ class DynamicBatcher:
                     size += len(request.items)
                     continue
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._closed:
+                if remaining <= 0 or self._closed or self._alone(batch):
                     break
                 self._cond.wait(remaining)
             if self._closed:
                 _fail(batch, BatcherClosed())
                 return None
             return batch
+
+    def _alone(self, batch: list[_Request]) -> bool:
+        """Whether every request the service holds is already in ``batch``."""
+        return self.in_flight is not None and self.in_flight() <= len(batch)
 
     def _claim(self) -> _Request:
         """Take the head request off the queue (caller holds the lock)."""

@@ -3,7 +3,8 @@ batcher and result cache, and the check that a model answered once per input."""
 from __future__ import annotations
 
 import threading
-from typing import Any, Mapping
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping
 
 from .errors import DeadlineExceeded, InternalError
 from .metrics import ServiceMetrics
@@ -19,6 +20,7 @@ class ModelRunner:
         self.metrics = metrics
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._inside = 0  # /predict requests between arrival and answer
         self.batcher = self._make_batcher() if config["BATCHING"] else None
         self.cache = self._make_cache() if config["CACHE_SIZE"] and model.deterministic \
             else None
@@ -33,6 +35,22 @@ class ModelRunner:
             with self._lock:
                 if self._thread is None:
                     self._thread = self.model.start_in_background(self.config["WARMUP"])
+
+    @contextmanager
+    def request_scope(self) -> Iterator[None]:
+        """Count a /predict request for as long as the service holds it, so the batcher
+        knows when no more company can come."""
+        with self._lock:
+            self._inside += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._inside -= 1
+
+    def in_flight(self) -> int:
+        """How many /predict requests the service holds right now."""
+        return self._inside
 
     def predict(self, inputs: list[dict], timeout: float | None = None) -> list[Any]:
         """Outputs for validated inputs, in order, serialised by the output schema."""
@@ -63,7 +81,8 @@ class ModelRunner:
     def _call_model(self, inputs: list[dict]) -> list[Any]:
         """One call of the model on a (possibly merged) batch, checked and serialised."""
         self.metrics.model_batch_size.labels(self.model.name).observe(len(inputs))
-        outputs = self.model.predict(inputs)
+        predict_batch = self.model.predict  # our batch-first Model.predict, not Keras'
+        outputs = predict_batch(inputs)
         if len(outputs) != len(inputs):
             raise InternalError(f"{self.model.name} returned {len(outputs)} outputs for "
                                 f"{len(inputs)} inputs.")
@@ -73,7 +92,8 @@ class ModelRunner:
         from .batching import DynamicBatcher
         return DynamicBatcher(self._call_model, max_batch_size=self.config["BATCH_MAX_SIZE"],
                               max_latency_ms=self.config["BATCH_MAX_LATENCY_MS"],
-                              name=self.model.name, on_batch=self._observe_batch)
+                              name=self.model.name, on_batch=self._observe_batch,
+                              in_flight=self.in_flight)
 
     def _observe_batch(self, batch_size: int, waits: list[float]) -> None:
         for wait in waits:

@@ -197,6 +197,11 @@ def _routes() -> Blueprint:
 
 
 def _predict() -> Response:
+    with state().runner.request_scope():
+        return _predict_in_scope()
+
+
+def _predict_in_scope() -> Response:
     service_state, config = state(), current_app.config
     if not service_state.model.ready:
         raise NotReady(details=_load_problem(service_state.model))

@@ -6,7 +6,9 @@ environment, and stops them all at the end of the session.
 """
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import socket
 from pathlib import Path
 from typing import Callable, Mapping
@@ -90,3 +92,27 @@ def artifacts_dir() -> Path:
     """Where tests leave files worth keeping (screenshots, logs)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Without these, Chromium tries to reach Google's hosts at start and on a closed network
+# its connections are refused many at a time.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (installed by `make test`; in CI
+    a missing browser fails the run instead of skipping it)."""
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing; `make test` installs it "
+                        "(scripts/install-system-deps.sh)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

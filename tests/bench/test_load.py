@@ -46,8 +46,9 @@ def lua_unquote(literal: str) -> bytes:
     return bytes(out)
 
 
-@pytest.mark.parametrize("text", ['{"text": "What a lovely day!"}', 'a "quoted" \\ back',
-                                  "line\nbreak\ttab", "emoji 😀 and é", "digit after \x01" + "9"])
+@pytest.mark.parametrize("text", [
+    '{"text": "What a lovely day!"}', 'a "quoted" \\ back', "line\nbreak\ttab",
+    "emoji 😀 and é", "digit after \x01" + "9"])
 def test_lua_string_round_trips_any_text(text):
     literal = lua_string(text)
     assert all(32 <= ord(c) < 127 for c in literal)  # plain ASCII, one line

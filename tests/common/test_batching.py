@@ -396,3 +396,16 @@ def test_batcher_works_in_a_forked_child(make):
 def test_rejects_nonsense_settings(kwargs):
     with pytest.raises(ValueError):
         DynamicBatcher(FakeModel(), **kwargs)
+
+
+@pytest.mark.timeout(10)
+def test_a_request_alone_in_the_service_does_not_wait_for_company():
+    # With a 60 s window, waiting for company would hit the 10 s test timeout.
+    model = FakeModel()
+    batcher = DynamicBatcher(model, max_batch_size=8, max_latency_ms=60_000,
+                             in_flight=lambda: 1)
+    try:
+        assert batcher.submit([3]) == [score(3)]
+        assert model.batches == [[3]]
+    finally:
+        batcher.close()

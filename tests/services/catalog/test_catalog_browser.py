@@ -5,34 +5,11 @@ Screenshots land in test-artifacts/.
 """
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 from tests.services.catalog.test_catalog_live import LIVE_ENV, LIVE_KEY
 
 pytestmark = pytest.mark.integration
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# The same flags as the chat page's test: without them Chromium tries to reach Google's
-# hosts at start, and on a closed network its connections are refused many at a time.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing; `make test` installs it (scripts/"
-                        "install-system-deps.sh)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
