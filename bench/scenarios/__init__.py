@@ -35,5 +35,5 @@ class Options:
 
 
 #: Every scenario, in the order they run; ``tune`` runs only when asked for.
-SCENARIOS = ("serving", "pipes", "batching", "tune")
-DEFAULT = ("serving", "pipes", "batching")
+SCENARIOS = ("serving", "pipes", "batching", "chatbot", "tune")
+DEFAULT = ("serving", "pipes", "batching", "chatbot")
