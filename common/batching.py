@@ -301,15 +301,15 @@ class DynamicBatcher:
                     f"The model returned {len(outputs)} outputs for {len(items)} inputs.",
                     {"batcher": self.name, "inputs": len(items), "outputs": len(outputs)})
         except BaseException as exc:
-            self._report(len(items), waits)
-            if len(batch) > 1:
+            if len(batch) > 1 and isinstance(exc, Exception):
                 # Errors stay with their own caller: one request's poison input must not
                 # fail the strangers it was merged with, so each is run again alone.
                 log.info("batcher %s: batch of %d requests failed (%s); isolating",
                          self.name, len(batch), type(exc).__name__)
                 for request in batch:
-                    self._compute([request])
+                    self._compute([request])  # each run reports its own metrics
                 return
+            self._report(len(items), waits)
             _fail(batch, exc)
             return
         # Metrics first, so they are recorded by the time any caller returns.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
@@ -198,14 +199,23 @@ class Client:
 
     def _send_with_retries(self, method, url, body, headers, budget) -> requests.Response:
         # Only connection failures are retried (refused, reset, a stale pooled socket):
-        # /predict has no side effects, and a ReadTimeout, which is no ConnectionError,
-        # is never retried, so a slow service is not asked twice.
+        # /predict has no side effects, so at worst a service that died mid-request
+        # is asked again; a ReadTimeout, which is no ConnectionError, is never retried.
+        # Every attempt gets only the time left, so retries never outlast the budget.
+        end = time.monotonic() + budget
+
+        def attempt() -> requests.Response:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise requests.Timeout("the budget ran out between attempts")
+            headers[ctx.DEADLINE_HEADER] = str(int(downstream_budget(left) * 1000))
+            return self.session.request(method, url, json=body, headers=headers,
+                                        timeout=(min(left, 3.05), left))
         retrying = Retrying(
             retry=retry_if_exception_type(requests.ConnectionError),
             stop=stop_after_attempt(self.retries + 1) | stop_after_delay(budget / 2),
             wait=wait_exponential(multiplier=self.backoff, max=1.0), reraise=True)
-        return retrying(self.session.request, method, url, json=body, headers=headers,
-                        timeout=(min(budget, 3.05), budget))
+        return retrying(attempt)
 
     def _local_call(self, name, method, path, body, headers, budget):
         from werkzeug.test import Client as WsgiClient

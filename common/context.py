@@ -7,6 +7,7 @@ monotonic instant on arrival and sends on what is left.
 from __future__ import annotations
 
 import contextvars
+import math
 import re
 import secrets
 import time
@@ -18,6 +19,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 TRACEPARENT_HEADER = "traceparent"
 DEADLINE_HEADER = "X-Deadline-Ms"
 
+MAX_BUDGET_MS = 86_400_000  # a day: any longer budget is taken as a day
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -77,9 +79,11 @@ def _deadline(budget_ms: str | None, default_timeout_s: float | None) -> float |
     """A monotonic deadline from a budget header, capped by this service's own timeout."""
     budgets = [default_timeout_s] if default_timeout_s else []
     try:
-        budgets.append(max(float(budget_ms), 0.0) / 1000.0)
+        value = float(budget_ms)
     except (TypeError, ValueError):
-        pass  # absent or garbage: only this service's default applies
+        value = math.nan  # absent or garbage: only this service's default applies
+    if math.isfinite(value):  # nan, inf and 1e400 are garbage too
+        budgets.append(min(max(value, 0.0), MAX_BUDGET_MS) / 1000.0)
     return time.monotonic() + min(budgets) if budgets else None
 
 

@@ -27,6 +27,9 @@ class Model:
     sample_input: ClassVar[dict[str, Any]] = {}
     #: Whether the same input always gives the same output (a result cache may be used).
     deterministic: ClassVar[bool] = True
+    #: Whether predict may run on the dynamic batcher's thread. Models that call other
+    #: services say False: that thread has no request context (id, trace, deadline).
+    batchable: ClassVar[bool] = True
 
     def __init__(self, config: Mapping[str, Any] | None = None):
         self.config = dict(config or {})

@@ -28,7 +28,7 @@ from marshmallow import Schema, fields
 
 from .client import Client
 from .context import add_response_metadata, bind_context
-from .errors import NotReady, UpstreamError
+from .errors import DeadlineExceeded, NotReady, UpstreamError
 from .model import Model
 from .registry import load_registry, model_class
 from .service import create_service_app
@@ -142,7 +142,7 @@ def pipeline_model(path: str | Path, registry_file: str | Path | None = None) ->
     first_model = _step_models(spec.steps[0], registry)[0]
     attributes = {
         "name": spec.name, "version": spec.version, "description": spec.description,
-        "tags": spec.tags, "spec": spec, "deterministic": False,
+        "tags": spec.tags, "spec": spec, "deterministic": False, "batchable": False,
         "input_schema": _input_schema(spec.steps[0], registry),
         "output_schema": _output_schema(spec.steps[-1], registry),
         "sample_input": spec.sample_input or first_model.sample_input}
@@ -172,7 +172,7 @@ class PipelineModel(Model):
         while True:
             try:
                 return super().warmup()
-            except (NotReady, UpstreamError):
+            except (NotReady, UpstreamError, DeadlineExceeded):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)

@@ -21,7 +21,8 @@ class ModelRunner:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._inside = 0  # /predict requests between arrival and answer
-        self.batcher = self._make_batcher() if config["BATCHING"] else None
+        self.batcher = self._make_batcher() if config["BATCHING"] and model.batchable \
+            else None
         self.cache = self._make_cache() if config["CACHE_SIZE"] and model.deterministic \
             else None
 

@@ -176,6 +176,8 @@ def _render_http_error(error: HTTPException) -> tuple[Response, int]:
                               limit=current_app.config["MAX_CONTENT_LENGTH"]) \
         if template else error.description
     response, _ = render_error(cls(message))
+    if getattr(error, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(error.valid_methods)
     return response, status
 
 
@@ -197,12 +199,18 @@ def _routes() -> Blueprint:
 
 
 def _predict() -> Response:
-    with state().runner.request_scope():
-        return _predict_in_scope()
+    service_state = state()
+    with service_state.runner.request_scope():  # counted until the model is done
+        inputs, outputs, is_batch, stages = _run_model(service_state)
+    metadata = _answer_metadata(service_state.model, len(inputs))
+    if stages:
+        return jsonify(forward(service_state.client, stages, outputs, is_batch, metadata))
+    return jsonify(result=outputs if is_batch else outputs[0], metadata=metadata)
 
 
-def _predict_in_scope() -> Response:
-    service_state, config = state(), current_app.config
+def _run_model(service_state: ServiceState) -> tuple[list, list, bool, list]:
+    """Validate the request and run the model: inputs, outputs, batch flag, next stages."""
+    config = current_app.config
     if not service_state.model.ready:
         raise NotReady(details=_load_problem(service_state.model))
     stages = next_stages(request.headers, service_state.client)
@@ -213,10 +221,7 @@ def _predict_in_scope() -> Response:
     if g.context.expired():
         raise DeadlineExceeded("The deadline passed before the model ran.")
     outputs = service_state.runner.predict(inputs, g.context.remaining())
-    metadata = _answer_metadata(service_state.model, len(inputs))
-    if stages:
-        return jsonify(forward(service_state.client, stages, outputs, is_batch, metadata))
-    return jsonify(result=outputs if is_batch else outputs[0], metadata=metadata)
+    return inputs, outputs, is_batch, stages
 
 
 def _answer_metadata(model: Model, batch_size: int) -> dict[str, Any]:

@@ -49,6 +49,7 @@ class AlexaSkill(Model):
     output_schema = SpeechOutput
     sample_input = {"intent": "AMAZON.HelpIntent"}
     deterministic = False
+    batchable = False  # it calls other services
 
     def load(self) -> None:
         """Read the dialogue and build the verifier; misconfiguration keeps it unready."""

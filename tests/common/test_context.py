@@ -38,3 +38,14 @@ def test_outgoing_headers_carry_what_is_left():
 def test_an_expired_deadline_sends_zero():
     context = ctx.RequestContext(deadline=time.monotonic() - 1)
     assert context.expired() and context.outgoing_headers()["X-Deadline-Ms"] == "0"
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e400", "1e15"])
+def test_absurd_deadlines_fall_back_to_the_service_timeout(value):
+    context = ctx.from_headers({"X-Deadline-Ms": value}, default_timeout_s=2)
+    assert 1.5 < context.remaining() <= 2
+    unbounded = ctx.from_headers({"X-Deadline-Ms": value}, default_timeout_s=0)
+    assert unbounded.remaining() is None or 0 < unbounded.remaining() <= 86_400

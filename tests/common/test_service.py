@@ -116,6 +116,11 @@ def test_routing_errors_are_json(client, method, path, status, code):
     assert response.is_json and response.get_json()["error"]["code"] == code
 
 
+def test_a_405_names_the_allowed_methods(client):
+    response = client.get("/predict")
+    assert response.status_code == 405 and "POST" in response.headers["Allow"]
+
+
 def test_health_and_readiness(client):
     assert client.get("/healthz").get_json()["status"] == "ok"
     ready = client.get("/readyz")

@@ -78,3 +78,16 @@ def test_the_result_cache_serves_repeats_without_the_model():
     again = post(app, [{"text": "c"}, {"text": "a b"}, {"text": "new one"}])
     assert model.calls[len(calls):] == [1]  # only the miss reached the model
     assert again[1]["result"][:2] == first[1]["result"][::-1]
+
+
+def test_models_that_call_other_services_are_never_batched():
+    from common.model import Model
+    from tests.common.conftest import WordsModel
+
+    class Caller(WordsModel):
+        batchable = False
+    from common import create_service_app
+    app = create_service_app(Caller, prefix="CALLER_", config={"LOAD_MODEL": "sync",
+                                                               "BATCHING": True})
+    assert app.extensions["modelchain"].runner.batcher is None
+    assert Model.batchable is True
