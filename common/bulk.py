@@ -57,26 +57,36 @@ def _chunk(algo: "Algo", start: int, items: list[Any],
         results = algo.pipe(items, timeout=timeout).result
         return [ItemResult(start + i, result=r) for i, r in enumerate(results)]
     except InvalidInput as e:
-        bad = _bad_indexes(e, len(items))
+        bad = invalid_indexes(e, len(items))
         if not bad or len(bad) == len(items):
-            return [ItemResult(start + i, error=_item_error(e, i)) for i in range(len(items))]
+            return [ItemResult(start + i, error=item_error(e, i)) for i in range(len(items))]
         good = [i for i in range(len(items)) if i not in bad]
         retried = _chunk(algo, 0, [items[i] for i in good], timeout)
         merged = {good[r.index]: r for r in retried}
-        merged.update({i: ItemResult(i, error=_item_error(e, i)) for i in bad})
+        merged.update({i: ItemResult(i, error=item_error(e, i)) for i in bad})
         return [ItemResult(start + i, merged[i].result, merged[i].error)
                 for i in range(len(items))]
     except ServiceError as e:
         return [ItemResult(start + i, error=e) for i in range(len(items))]
 
 
-def _bad_indexes(error: InvalidInput, count: int) -> set[int]:
+def invalid_indexes(error: InvalidInput, count: int) -> set[int]:
+    """The batch indexes a 400 names in its details (``{"3": {...}}``), below ``count``."""
     details = error.details if isinstance(error.details, dict) else {}
     return {int(k) for k in details if str(k).isdigit() and int(k) < count}
 
 
-def _item_error(error: InvalidInput, index: int) -> ServiceError:
+def item_error(error: InvalidInput, index: int) -> InvalidInput:
+    """The part of a batch's 400 that concerns item ``index``, as its own error."""
     details = error.details.get(str(index), error.details) \
         if isinstance(error.details, dict) else error.details
-    return InvalidInput(f"items[{index}] is invalid: {details}", details,
+    return InvalidInput(f"invalid input: {_describe(details)}", details,
                         service=error.service, request_id=error.request_id)
+
+
+def _describe(details: Any) -> str:
+    """``{"text": ["Must not be empty."]}`` as ``text: Must not be empty.``"""
+    if not isinstance(details, dict):
+        return str(details)
+    return "; ".join(f"{key}: {' '.join(map(str, v)) if isinstance(v, list) else v}"
+                     for key, v in details.items())

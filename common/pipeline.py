@@ -114,12 +114,16 @@ def _step_models(step: Step, registry) -> list[type[Model]]:
     return [model_class(registry[step.service])]
 
 
+def _list_of(field: str, inner: type[Schema], name: str) -> type[Schema]:
+    """``{field: [inner, ...]}``: what a map step takes in or gives out."""
+    return Schema.from_dict({field: fields.List(fields.Nested(inner), required=True)},
+                            name=name)
+
+
 def _input_schema(step: Step, registry) -> type[Schema]:
     first = _step_models(step, registry)[0]
     if step.kind == "map":
-        return Schema.from_dict({step.over: fields.List(fields.Nested(first.input_schema),
-                                                        required=True)},
-                                name=f"{first.__name__}MapInput")
+        return _list_of(step.over, first.input_schema, f"{first.__name__}MapInput")
     return first.input_schema
 
 
@@ -129,9 +133,7 @@ def _output_schema(step: Step, registry) -> type[Schema]:
                                  for n, b in step.branches.items()}, name="ParallelOutput")
     model = _step_models(step, registry)[0]
     if step.kind == "map":
-        return Schema.from_dict({step.into: fields.List(fields.Nested(model.output_schema),
-                                                        required=True)},
-                                name=f"{model.__name__}MapOutput")
+        return _list_of(step.into, model.output_schema, f"{model.__name__}MapOutput")
     return model.output_schema
 
 

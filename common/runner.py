@@ -6,6 +6,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
+from .cache import ResultCache, cached_predict
 from .errors import DeadlineExceeded, InternalError
 from .metrics import ServiceMetrics
 from .model import Model
@@ -21,6 +22,7 @@ class ModelRunner:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._inside = 0  # /predict requests between arrival and answer
+        self._dump = model.output_schema(many=True).dump
         self.batcher = self._make_batcher() if config["BATCHING"] and model.batchable \
             else None
         self.cache = self._make_cache() if config["CACHE_SIZE"] and model.deterministic \
@@ -57,7 +59,6 @@ class ModelRunner:
         """Outputs for validated inputs, in order, serialised by the output schema."""
         self.metrics.batch_size.labels(self.model.name).observe(len(inputs))
         if self.cache is not None:
-            from .cache import cached_predict
             return cached_predict(self.cache, lambda misses: self._compute(misses, timeout),
                                   inputs)
         return self._compute(inputs, timeout)
@@ -87,7 +88,7 @@ class ModelRunner:
         if len(outputs) != len(inputs):
             raise InternalError(f"{self.model.name} returned {len(outputs)} outputs for "
                                 f"{len(inputs)} inputs.")
-        return self.model.output_schema(many=True).dump(outputs)
+        return self._dump(outputs)
 
     def _make_batcher(self):
         from .batching import DynamicBatcher
@@ -101,5 +102,4 @@ class ModelRunner:
             self.metrics.queue_wait.labels(self.model.name).observe(wait)
 
     def _make_cache(self):
-        from .cache import ResultCache
         return ResultCache(self.config["CACHE_SIZE"], f"{self.model.name}:{self.model.version}")

@@ -44,6 +44,8 @@ class ServiceState:
         self.runner = ModelRunner(model, config, self.metrics)
         self.spec = build_spec(model)
         self.openapi = self.spec.to_dict()
+        # Built once: marshmallow 4 schemas keep no per-load state, so threads share it.
+        self.input_schema = model.input_schema()
         self._client: Client | None = None
         self.api_keys = parse_keys(config["API_KEYS"])
 
@@ -216,7 +218,7 @@ def _run_model(service_state: ServiceState) -> tuple[list, list, bool, list]:
     stages = next_stages(request.headers, service_state.client)
     document = parse_json_body(request.content_type, request.get_data(cache=False))
     items, is_batch = as_batch(document, config["MAX_BATCH_SIZE"])
-    inputs = validate_items(service_state.model.input_schema(), items, is_batch,
+    inputs = validate_items(service_state.input_schema, items, is_batch,
                             config["MAX_TEXT_LENGTH"])
     if g.context.expired():
         raise DeadlineExceeded("The deadline passed before the model ran.")

@@ -22,6 +22,7 @@ import threading
 import time
 from typing import Any, Iterable, Sequence
 
+from ..bulk import invalid_indexes, item_error
 from ..client import Algo, Client
 from ..errors import (InvalidInput, MethodNotAllowed, NotFound, PayloadTooLarge, ServiceError,
                       Unauthorized, UnsupportedMediaType, UpstreamError, VersionMismatch)
@@ -133,10 +134,10 @@ class Scorer:
         return self._score_sendable(records[:middle]) + self._score_sendable(records[middle:])
 
     def _isolate_invalid(self, records: list[Record], error: InvalidInput) -> list[Outcome]:
-        bad = _bad_indexes(error, len(records))
+        bad = invalid_indexes(error, len(records))
         if not bad:
             return self._halves(records) if len(records) > 1 else [failure(records[0], error)]
-        failed = [failure(records[i], _item_error(error, i)) for i in sorted(bad)]
+        failed = [failure(records[i], item_error(error, i)) for i in sorted(bad)]
         good = [r for i, r in enumerate(records) if i not in bad]
         return failed + (self._score_sendable(good) if good else [])
 
@@ -207,23 +208,3 @@ def _client(service: str, url: str | None, timeout: float) -> Client:
 def _in_order(records: list[Record], outcomes: list[Outcome]) -> list[Outcome]:
     by_id = {o.item_id: o for o in outcomes}
     return [by_id[r.item_id] for r in records]
-
-
-def _bad_indexes(error: InvalidInput, count: int) -> set[int]:
-    details = error.details if isinstance(error.details, dict) else {}
-    return {int(k) for k in details if str(k).isdigit() and int(k) < count}
-
-
-def _item_error(error: InvalidInput, index: int) -> InvalidInput:
-    details = error.details.get(str(index), error.details) \
-        if isinstance(error.details, dict) else error.details
-    return InvalidInput(f"invalid input: {_describe(details)}", details,
-                        service=error.service, request_id=error.request_id)
-
-
-def _describe(details: Any) -> str:
-    """``{"text": ["Must not be empty."]}`` as ``text: Must not be empty.``"""
-    if not isinstance(details, dict):
-        return str(details)
-    return "; ".join(f"{key}: {' '.join(map(str, v)) if isinstance(v, list) else v}"
-                     for key, v in details.items())
