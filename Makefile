@@ -16,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 install: $(STAMP) ## Create the virtual environment and install the pinned dependencies.
 
 run: install ## Start every registered service; prints `<name> <url>`; Ctrl-C stops all.
-	@$(PY) -m common.launcher $(SERVICES)
+	@$(PY) -m tools.launcher $(SERVICES)
 
 system-deps: ## Install the system packages the tests need (chromium, redis-server, a JRE).
 	@bash scripts/install-system-deps.sh
@@ -38,7 +38,7 @@ batch: install ## Score a JSONL/CSV file: make batch ARGS="text_cleaner tweets.j
 
 service: install ## Scaffold a new service: make service NAME=my_model
 	@test -n "$(NAME)" || (echo "usage: make service NAME=<name>" >&2; exit 2)
-	$(PY) -m common.scaffold $(NAME)
+	$(PY) -m tools.scaffold $(NAME)
 	$(PY) -m deploy.generate
 
 clean: ## Remove the virtual environment and caches.

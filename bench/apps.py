@@ -20,7 +20,7 @@ from flask import Flask, jsonify, request
 from marshmallow import Schema, fields
 
 from common import Model, create_service_app
-from common.validation import Text
+from common.serving.validation import Text
 
 
 class NoopInput(Schema):

@@ -12,8 +12,8 @@ import subprocess
 import sys
 import time
 
-from common.launcher import service_environment
-from common.registry import ROOT
+from tools.launcher import service_environment
+from common.core.registry import ROOT
 
 from .texts import load_texts
 

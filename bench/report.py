@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from common.registry import ROOT
+from common.core.registry import ROOT
 
 RESULTS_DIR = ROOT / "bench-results"
 

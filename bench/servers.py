@@ -18,9 +18,9 @@ from typing import Iterator, Mapping
 import requests
 import yaml
 
-from common.launcher import (ServiceProcess, service_environment, start_services,
+from tools.launcher import (ServiceProcess, service_environment, start_services,
                              stop_services, wait_ready)
-from common.registry import DEFAULT_REGISTRY, ROOT, ServiceEntry, load_registry
+from common.core.registry import DEFAULT_REGISTRY, ROOT, ServiceEntry, load_registry
 
 LOG_DIR = ROOT / ".run" / "bench-logs"
 

@@ -9,7 +9,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from common.registry import ROOT
+from common.core.registry import ROOT
 
 DATA_DIR = ROOT.parent / "shared" / "data" / "sentiment"
 COUNT = 256

@@ -28,7 +28,7 @@ def on_starting(server):
 
 def post_worker_init(worker):
     """Start loading the model in this worker, after the fork."""
-    from common.service import start_model
+    from common.serving.app import start_model
     start_model(worker.wsgi)
 
 

@@ -26,7 +26,7 @@ def bound_port(environ: Mapping[str, str]) -> str:
     """The port ``deploy.serve`` binds: ``MODELCHAIN_BIND``'s, else the registry's."""
     if environ.get("MODELCHAIN_BIND"):
         return environ["MODELCHAIN_BIND"].rsplit(":", 1)[-1]
-    from common.registry import load_registry   # only when needed: a check stays light
+    from common.core.registry import load_registry   # only when needed: a check stays light
     entry = load_registry(environ=environ).get(environ.get("MODELCHAIN_SERVICE", ""))
     return str(entry.port) if entry else "8000"
 

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Mapping
 
-from common.registry import ServiceEntry, load_registry
+from common.core.registry import ServiceEntry, load_registry
 
 GUNICORN_CONFIG = "deploy/gunicorn.conf.py"   # relative to the image's WORKDIR
 

@@ -15,8 +15,8 @@ from typing import Callable, Mapping
 
 import pytest
 
-from common.launcher import ServiceProcess, start_services, stop_services, wait_ready
-from common.registry import ROOT, ServiceEntry, load_registry
+from tools.launcher import ServiceProcess, start_services, stop_services, wait_ready
+from common.core.registry import ROOT, ServiceEntry, load_registry
 
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -116,3 +116,13 @@ def browser():
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_default_client():
+    """Each test gets a new process-wide pipe client, so the registry and URLs a test
+    sets (``MODELCHAIN_REGISTRY``, ``MODELCHAIN_URL_*``) are the ones it reads."""
+    from common.client import reset_default_client
+    reset_default_client()
+    yield
+    reset_default_client()

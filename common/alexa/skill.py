@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Union
 from xml.sax.saxutils import escape
 
-from ..errors import InvalidInput
+from common.core.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 

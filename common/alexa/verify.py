@@ -14,7 +14,7 @@ in this order, cheapest and download-free first:
 6. the body is a JSON object whose ``request.timestamp`` is within the tolerance;
 7. its application id is one of ours.
 
-Every failure is an :class:`~common.errors.InvalidInput` (HTTP 400) with a ``reason``.
+Every failure is an :class:`~common.core.errors.InvalidInput` (HTTP 400) with a ``reason``.
 
 Chain building uses ``cryptography.x509.verification`` (the web-PKI verifier: signatures,
 validity dates of every certificate on the path, CA basic constraints and key usage,
@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from ..errors import InvalidInput
+from common.core.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 

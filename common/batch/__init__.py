@@ -4,8 +4,8 @@ answer single calls.
 - ``python -m common.batch SERVICE INPUT``: a resumable job over a JSONL or CSV file
   (:func:`run_job`); results in a SQL datastore and a JSONL file.
 - ``python -m common.batch.worker SERVICE``: a Redis stream consumer (:mod:`.worker`).
-- ``deploy/spark/score.py``: the same scoring inside Spark partitions.
-- ``python -m common.batch.bench``: serial, parallel and chunked throughput.
+- ``common/batch/spark.py``: the same scoring inside Spark partitions.
+- ``python -m tools.batch_bench``: serial, parallel and chunked throughput.
 """
 from .job import JobOptions, Summary, run_job
 from .records import Record

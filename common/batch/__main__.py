@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import ServiceError
+from common.core.errors import ServiceError
 from .job import DB_ENV, MODES, JobOptions, run_job
 from .records import FORMATS, SourceError
 from .store import JobMismatch

@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Iterator
 
 from tqdm import tqdm
 
-from ..client import Client
+from common.client.client import Client
 from .export import export_jsonl
 from .records import Record, SourceInfo, read_records, scan_source
 from .scoring import JobAborted, Scorer, build_scorer, check_available

@@ -22,11 +22,11 @@ import threading
 import time
 from typing import Any, Iterable, Sequence
 
-from ..bulk import invalid_indexes, item_error
-from ..client import Algo, Client
-from ..errors import (InvalidInput, MethodNotAllowed, NotFound, PayloadTooLarge, ServiceError,
+from common.client.bulk import invalid_indexes, item_error
+from common.client.client import Algo, Client
+from common.core.errors import (InvalidInput, MethodNotAllowed, NotFound, PayloadTooLarge, ServiceError,
                       Unauthorized, UnsupportedMediaType, UpstreamError, VersionMismatch)
-from ..registry import load_registry
+from common.core.registry import load_registry
 from .planning import Limits, encoded_size, plan_calls
 from .records import Record
 from .store import Outcome

@@ -13,10 +13,10 @@ from typing import Any, Mapping
 from flask import Blueprint, Flask, Response, jsonify, request
 from marshmallow import Schema, fields, validate
 
-from common import Model, NotReady, create_service_app
+from common import ANY_SERVICE, Function, NotReady, create_service_app
 from common.alexa import AlexaRequest, RequestVerifier, Verifier, default_fetcher
 from common.alexa.verify import load_pem_certificates
-from common.service import state
+from common.serving.app import state
 
 from .dialogue import BUILT_IN, DEFAULT_INTENTS, build_skill, load_dialogue
 
@@ -37,7 +37,7 @@ class SpeechOutput(Schema):
     end_session = fields.Boolean(required=True)
 
 
-class AlexaSkill(Model):
+class AlexaSkill(Function):
     """The dialogue of ``intents.yaml`` behind a verified Alexa endpoint."""
 
     name = "alexa_skill"
@@ -49,14 +49,12 @@ class AlexaSkill(Model):
     output_schema = SpeechOutput
     sample_input = {"intent": "AMAZON.HelpIntent"}
     deterministic = False
-    batchable = False  # it calls other services
+    calls = (ANY_SERVICE,)  # whichever services intents.yaml names
 
     def load(self) -> None:
         """Read the dialogue and build the verifier; misconfiguration keeps it unready."""
-        from common.client import Client
         self.dialogue = load_dialogue(self.config["INTENTS"] or DEFAULT_INTENTS)
-        client = Client(timeout=self.config["BACKEND_TIMEOUT_S"])
-        self.skill = build_skill(self.dialogue, client, self.config["BACKEND_TIMEOUT_S"])
+        self.skill = build_skill(self.dialogue, self.algo, self.config["BACKEND_TIMEOUT_S"])
         self.verifier = make_verifier(self.config)
 
     def intents(self) -> set[str]:
@@ -125,5 +123,5 @@ DEFAULTS = {"SKILL_IDS": "", "VERIFY": True, "TRUST_ROOTS": "", "CERT_FILES": ""
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The skill's app (environment prefix ``ALEXA_SKILL_``)."""
-    return create_service_app(AlexaSkill, prefix="ALEXA_SKILL_", defaults=DEFAULTS,
+    return create_service_app(AlexaSkill, defaults=DEFAULTS,
                               config=config, blueprints=[alexa_blueprint()])

@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import yaml
 
 from common.alexa import AlexaRequest, ResponseBuilder, Skill, ask, tell
-from common.client import Client
-from common.errors import ServiceError
+from common.client import Algo
+from common.core.errors import ServiceError
 
 log = logging.getLogger(__name__)
 DEFAULT_INTENTS = Path(__file__).with_name("intents.yaml")
@@ -48,8 +48,10 @@ def load_dialogue(path: str | Path = DEFAULT_INTENTS) -> dict[str, Any]:
     return document
 
 
-def build_skill(dialogue: Mapping[str, Any], client: Client, timeout_s: float) -> Skill:
-    """The :class:`Skill` answering every built-in and configured intent."""
+def build_skill(dialogue: Mapping[str, Any], algo: Callable[[str], Algo],
+                timeout_s: float) -> Skill:
+    """The :class:`Skill` answering every built-in and configured intent; ``algo``
+    gives a handle on a backend service by name."""
     skill = Skill("alexa_skill", apology=dialogue["apology"])
     reprompt = dialogue["help"]
     skill.launch(lambda _r: ask(dialogue["welcome"], reprompt))
@@ -60,19 +62,19 @@ def build_skill(dialogue: Mapping[str, Any], client: Client, timeout_s: float) -
     skill.fallback(lambda _r: ask(dialogue["fallback"], reprompt))
     skill.session_ended(lambda _r: None)
     for intent in dialogue["intents"].values():
-        skill.intent(intent.name)(_service_handler(intent, client, timeout_s,
+        skill.intent(intent.name)(_service_handler(intent, algo, timeout_s,
                                                    dialogue["apology"], reprompt))
     return skill
 
 
-def _service_handler(intent: ServiceIntent, client: Client, timeout_s: float,
+def _service_handler(intent: ServiceIntent, algo: Callable[[str], Algo], timeout_s: float,
                      apology: str, reprompt: str):
     def handle(request: AlexaRequest) -> ResponseBuilder:
         data = intent.service_input(request.slots)
         if data is None:
             return ask(intent.missing, intent.missing)
         try:
-            result = client.algo(intent.service).pipe(data, timeout=timeout_s).result
+            result = algo(intent.service).pipe(data, timeout=timeout_s).result
         except ServiceError as e:  # a failed backend is spoken, never an error status
             log.warning("intent %s: %s failed: %s", intent.name, intent.service, e)
             return ask(apology, reprompt)

@@ -17,10 +17,10 @@ from typing import Any, Mapping
 from flask import Flask
 from marshmallow import Schema, fields, validate
 
-from common import Model, create_service_app
+from common import ANY_SERVICE, Function, create_service_app
 from common.client import Client
-from common.registry import load_registry
-from common.service import EXTENSION
+from common.core.registry import load_registry
+from common.serving.app import EXTENSION
 
 from .directory import Directory
 from .pages import pages_blueprint
@@ -67,7 +67,7 @@ class SearchOutput(Schema):
     count = fields.Integer(required=True)
 
 
-class Catalog(Model):
+class Catalog(Function):
     """No model: the registry and the live ``/metadata`` of every service."""
 
     name = NAME
@@ -79,6 +79,7 @@ class Catalog(Model):
     output_schema = SearchOutput
     sample_input = {"query": "text"}
     deterministic = False   # services come and go: never cache an answer
+    calls = (ANY_SERVICE,)  # reads every service's /metadata, with its own key
     directory: Directory
 
     def warmup(self) -> None:

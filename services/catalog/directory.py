@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from common.client import Client
-from common.context import bind_context
-from common.errors import NotFound, ServiceError
-from common.registry import ServiceEntry
+from common.core.context import bind_context
+from common.core.errors import NotFound, ServiceError
+from common.core.registry import ServiceEntry
 
 READY, STARTING, DOWN = "ready", "starting", "down"
 

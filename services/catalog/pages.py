@@ -23,8 +23,8 @@ from flask import (Blueprint, Response, current_app, jsonify, render_template, r
                    send_from_directory)
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from common.errors import DeadlineExceeded, InvalidInput, ServiceError, UpstreamError
-from common.validation import parse_json_body
+from common.core.errors import DeadlineExceeded, InvalidInput, ServiceError, UpstreamError
+from common.serving.validation import parse_json_body
 
 from .directory import Directory, ServiceInfo, describe_failure, matches
 from .present import detail, limit_rows, schema_rows

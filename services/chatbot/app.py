@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, Response, send_from_directory
 from marshmallow import Schema, fields, validate
 
 from common import Model, create_service_app
-from common.validation import Text
+from common.serving.validation import Text
 
 from .answerer import MAX_CONTEXT_CHARS, MAX_QUESTION_CHARS
 
@@ -84,5 +84,5 @@ DEFAULTS = {"ARTIFACT_DIR": "", "CONTEXT_FILE": "", "MAX_TEXT_LENGTH": MAX_CONTE
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The chatbot app (environment prefix ``CHATBOT_``)."""
-    return create_service_app(Chatbot, prefix="CHATBOT_", defaults=DEFAULTS, config=config,
+    return create_service_app(Chatbot, defaults=DEFAULTS, config=config,
                               blueprints=[page_blueprint()])

@@ -12,24 +12,22 @@ from typing import Any, Mapping
 from flask import Flask
 from marshmallow import Schema, fields, validate
 
-from common import Model, create_service_app
-from common import context as ctx
-from common.context import bind_context
-from common.images import per_item
+from common import Function, create_service_app
+from common.core import context as ctx
+from common.core.context import bind_context
+from common.media.images import per_item
 
-from common.safe_fetch import FETCH_DEFAULTS, FetchPolicy, SafeFetcher
+from common.media.safe_fetch import (FETCH_DEFAULTS, MAX_URL_LENGTH, FetchPolicy, SafeFetcher,
+                                      url_field)
 
-MAX_URL_LENGTH = 2048
 
 
 class DownloadInput(Schema):
     """One URL to fetch."""
 
     # The schema checks the form; the fetcher checks the destination, naming the reason.
-    url = fields.String(required=True, validate=[
-        validate.Length(min=1, max=MAX_URL_LENGTH),
-        validate.Regexp(r"(?i)^https?://\S+$", error="Must be an http:// or https:// URL.")],
-        metadata={"description": "An http(s) URL of a JPEG, PNG or GIF image.",
+    url = url_field(required=True, metadata={
+        "description": "An http(s) URL of a JPEG, PNG or GIF image.",
                   "example": "https://example.com/cat.jpg"})
 
 
@@ -45,7 +43,7 @@ class DownloadOutput(Schema):
     bytes = fields.Integer(required=True, metadata={"description": "Size of the file."})
 
 
-class Downloader(Model):
+class Downloader(Function):
     """No model: a fetcher that refuses private destinations and oversized answers."""
 
     name = "downloader"
@@ -107,5 +105,5 @@ DEFAULTS = {**FETCH_DEFAULTS, "MAX_BATCH_SIZE": 8, "MAX_TEXT_LENGTH": MAX_URL_LE
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The downloader service app (environment prefix ``DOWNLOADER_``)."""
-    return create_service_app(Downloader, prefix="DOWNLOADER_", defaults=DEFAULTS,
+    return create_service_app(Downloader, defaults=DEFAULTS,
                               config=config)

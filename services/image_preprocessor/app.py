@@ -13,8 +13,8 @@ from typing import Any, Mapping
 from flask import Flask
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from common import Model, create_service_app
-from common.images import (IMAGE_SERVICE_DEFAULTS, Base64Image, ImageLimits, open_image,
+from common import Function, create_service_app
+from common.media.images import (IMAGE_SERVICE_DEFAULTS, Base64Image, ImageLimits, open_image,
                            per_item, sample_png_base64)
 
 from .preprocess import RESIZE_MODES, Recipe, encode_tensor, preprocess
@@ -88,7 +88,7 @@ _RECIPE_FIELDS = ("width", "height", "resize", "pad_value", "scale", "channel_or
                   "layout", "batch_dim")
 
 
-class ImagePreprocessor(Model):
+class ImagePreprocessor(Function):
     """No model: Pillow decoding and resizing, NumPy arithmetic."""
 
     name = "image_preprocessor"
@@ -103,8 +103,7 @@ class ImagePreprocessor(Model):
 
     def load(self) -> None:
         """Read the image limits from the configuration."""
-        self.limits = ImageLimits.from_config(self.config)
-        self.limits.apply_to_pillow()
+        self.limits = ImageLimits.for_service(self.config)
 
     def predict(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Decode every image first (a bad one fails the request), then convert each."""
@@ -130,5 +129,4 @@ DEFAULTS = {**IMAGE_SERVICE_DEFAULTS}
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The image_preprocessor service app (environment prefix ``IMAGE_PREPROCESSOR_``)."""
-    return create_service_app(ImagePreprocessor, prefix="IMAGE_PREPROCESSOR_",
-                              defaults=DEFAULTS, config=config)
+    return create_service_app(ImagePreprocessor, defaults=DEFAULTS, config=config)

@@ -18,18 +18,34 @@ from typing import Any, Mapping
 from flask import Flask
 from marshmallow import Schema, fields, validate
 
-from common import Model, create_service_app
-from common.client import Client
-from common.images import (IMAGE_SERVICE_DEFAULTS, Base64Image, ImageLimits, encode_png,
+from common import Function, create_service_app
+from common.media.images import (IMAGE_SERVICE_DEFAULTS, Base64Image, ImageLimits, encode_png,
                            open_image, per_item, sample_image, sample_png_base64)
-from common.validation import Text
-from services.object_detection.app import DetectionSchema
+from common.serving.validation import Text
 
 from .overlay import choose_band, draw_caption, layout, shrink
 
 MOODS = ("positive", "negative", "neutral")
 PLACEHOLDER = "{object}"
 FALLBACK_OBJECT = "thing"
+
+
+class _Box(Schema):
+    """object_detection's normalised box (0..1), as its contract publishes it."""
+
+    ymin = fields.Float(required=True)
+    xmin = fields.Float(required=True)
+    ymax = fields.Float(required=True)
+    xmax = fields.Float(required=True)
+
+
+class DetectionSchema(Schema):
+    """The part of object_detection's contract that meme reads and passes on: this
+    service's own copy, so it depends on the published contract, not on that code."""
+
+    label = fields.String(required=True)
+    score = fields.Float(required=True)
+    box = fields.Nested(_Box, required=True)
 
 
 class MemeInput(Schema):
@@ -73,7 +89,7 @@ class MemeOutput(Schema):
     detections = fields.List(fields.Nested(DetectionSchema), required=True)
 
 
-class Meme(Model):
+class Meme(Function):
     """No model of its own: object_detection and sentiment, then a Pillow overlay."""
 
     name = "meme"
@@ -86,12 +102,11 @@ class Meme(Model):
     output_schema = MemeOutput
     sample_input = {"image": sample_png_base64(), "captions": ["What a lovely {object}!"]}
     deterministic = False  # depends on two other services' versions
+    calls = ("object_detection", "sentiment")
 
     def load(self) -> None:
-        """The pipe client (peers from the registry) and the image limits."""
-        self.client = Client(timeout=float(self.config["DEFAULT_TIMEOUT_S"]))
-        self.limits = ImageLimits.from_config(self.config)
-        self.limits.apply_to_pillow()
+        """The image limits (peers are called through ``self.algo``)."""
+        self.limits = ImageLimits.for_service(self.config)
 
     def warmup(self) -> None:
         """Warm the overlay only: readiness must not hang on the other services."""
@@ -117,14 +132,19 @@ class Meme(Model):
     def _detect(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         payload = {"image": base64.b64encode(item["image"]).decode("ascii"),
                    "min_score": item["min_score"]}
-        return self.client.algo("object_detection").pipe(payload).result["detections"]
+        return _detections(self.algo("object_detection").pipe(payload).result)
 
     def _rank(self, captions: list[str], mood: str) -> list[dict[str, Any]]:
         """Captions with their sentiment, best fit for ``mood`` first (stable on ties)."""
-        answers = self.client.algo("sentiment").pipe([{"text": c} for c in captions]).result
+        answers = self.algo("sentiment").pipe([{"text": c} for c in captions]).result
         ranked = [{"text": c, "label": a["label"], "score": float(a["scores"][mood])}
                   for c, a in zip(captions, answers)]
         return sorted(ranked, key=lambda r: -r["score"])
+
+
+def _detections(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The detections of object_detection's answer, reduced to meme's copy of them."""
+    return DetectionSchema(many=True).dump(answer["detections"])
 
 
 def fill_captions(captions: list[str], detections: list[dict[str, Any]]) -> list[str]:
@@ -150,4 +170,4 @@ DEFAULTS = {**IMAGE_SERVICE_DEFAULTS, "MAX_SIDE": 1024}
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The meme service app (environment prefix ``MEME_``)."""
-    return create_service_app(Meme, prefix="MEME_", defaults=DEFAULTS, config=config)
+    return create_service_app(Meme, defaults=DEFAULTS, config=config)

@@ -12,10 +12,10 @@ from flask import Flask
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from common import Model, create_service_app
-from common import context as ctx
-from common.images import (IMAGE_SERVICE_DEFAULTS, Base64Image, ImageLimits, open_image,
+from common.core import context as ctx
+from common.media.images import (IMAGE_SERVICE_DEFAULTS, Base64Image, ImageLimits, open_image,
                            per_item, sample_png_base64, to_array)
-from common.safe_fetch import FETCH_DEFAULTS, FetchPolicy, SafeFetcher
+from common.media.safe_fetch import FETCH_DEFAULTS, FetchPolicy, SafeFetcher, url_field
 
 from .detector import Detection, Detector
 from .label_map import load_label_map
@@ -27,8 +27,7 @@ class DetectInput(Schema):
     """One image, as base64 or as a URL (exactly one), and the score cut-off."""
 
     image = Base64Image(metadata={"example": "<base64 PNG>"})
-    url = fields.String(validate=[validate.Length(max=2048), validate.Regexp(
-        r"(?i)^https?://\S+$", error="Must be an http:// or https:// URL.")], metadata={
+    url = url_field(metadata={
         "description": "An http(s) URL of the image, fetched with the downloader's checks "
                        "(no private addresses, size and time limits)."})
     min_score = fields.Float(load_default=0.5, validate=validate.Range(min=0.0, max=1.0),
@@ -96,8 +95,7 @@ class ObjectDetection(Model):
         """Load the SavedModel and label map (imports TensorFlow here, after the fork)."""
         model_dir = Path(self.config["MODEL_DIR"] or ARTIFACTS / "model")
         label_map = self.config["LABEL_MAP"] or _default_label_map(model_dir)
-        self.limits = ImageLimits.from_config(self.config)
-        self.limits.apply_to_pillow()
+        self.limits = ImageLimits.for_service(self.config)
         self.fetcher = SafeFetcher(FetchPolicy.from_config(self.config))
         self.detector = Detector.load(model_dir, load_label_map(label_map))
 
@@ -143,5 +141,5 @@ DEFAULTS = {**IMAGE_SERVICE_DEFAULTS, **FETCH_DEFAULTS, "MODEL_DIR": "", "LABEL_
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The object_detection service app (environment prefix ``OBJECT_DETECTION_``)."""
-    return create_service_app(ObjectDetection, prefix="OBJECT_DETECTION_", defaults=DEFAULTS,
+    return create_service_app(ObjectDetection, defaults=DEFAULTS,
                               config=config)

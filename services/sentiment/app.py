@@ -7,7 +7,7 @@ from flask import Flask
 from marshmallow import Schema, fields, validate
 
 from common import Model, create_service_app
-from common.validation import Text
+from common.serving.validation import Text
 
 LABELS = ("negative", "neutral", "positive")
 
@@ -66,5 +66,5 @@ DEFAULTS = {"ARTIFACT_DIR": "", "MAX_TEXT_LENGTH": 2000, "BATCHING": True,
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The sentiment service app (environment prefix ``SENTIMENT_``)."""
-    return create_service_app(SentimentModel, prefix="SENTIMENT_", defaults=DEFAULTS,
+    return create_service_app(SentimentModel, defaults=DEFAULTS,
                               config=config)

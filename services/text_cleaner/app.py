@@ -7,8 +7,8 @@ from typing import Any, Mapping
 from flask import Flask
 from marshmallow import Schema, fields, validate
 
-from common import Model, create_service_app
-from common.validation import Text
+from common import Function, create_service_app
+from common.serving.validation import Text
 
 from .cleaning import (EMOJI_MODES, HASHTAG_MODES, MENTION_MODES, SUPPORTED_LANGUAGES,
                        URL_MODES, CleanOptions, clean, preload_languages)
@@ -47,7 +47,7 @@ class CleanOutput(Schema):
 _OPTION_NAMES = tuple(f.name for f in dataclass_fields(CleanOptions))
 
 
-class TextCleaner(Model):
+class TextCleaner(Function):
     """No model: regular expressions, the ``emoji`` package and ``simplemma``."""
 
     name = "text_cleaner"
@@ -71,4 +71,4 @@ class TextCleaner(Model):
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The text_cleaner service app (environment prefix ``TEXT_CLEANER_``)."""
-    return create_service_app(TextCleaner, prefix="TEXT_CLEANER_", config=config)
+    return create_service_app(TextCleaner, config=config)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from common.registry import DEFAULT_REGISTRY, ROOT, ServiceEntry, load_registry
+from common.core.registry import DEFAULT_REGISTRY, ROOT, ServiceEntry, load_registry
 
 K8S = ROOT / "deploy" / "k8s"
 SERVICE_DIRS = sorted(p.name for p in (ROOT / "services").iterdir()

@@ -13,9 +13,9 @@ import re
 import pytest
 import yaml
 
-from common import launcher
+from tools import launcher
 from common.pipeline import load_spec
-from common.registry import ROOT
+from common.core.registry import ROOT
 from deploy import generate, healthcheck, serve
 from tests.deploy.conftest import K8S, SERVICE_DIRS, dns, yaml_files
 
@@ -26,7 +26,7 @@ HINT = "register it in deploy/registry.yaml, then run `python -m deploy.generate
 
 @pytest.fixture(scope="module")
 def launched() -> list[str]:
-    """The services `make run` (``python -m common.launcher``) would start, in order."""
+    """The services `make run` (``python -m tools.launcher``) would start, in order."""
     captured = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(launcher, "_serve", lambda entries, timeout: captured.extend(entries))

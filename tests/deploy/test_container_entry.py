@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from common.registry import ROOT
+from common.core.registry import ROOT
 from deploy import healthcheck, serve
 from tests.conftest import free_port
 

@@ -10,10 +10,10 @@ import pytest
 import requests
 
 from common.client import Client
-from common.errors import InvalidInput
+from common.core.errors import InvalidInput
 from services.object_detection.shapes import iou, scene
-from tests.services.downloader.image_server import image_server
-from tests.services.object_detection.vision_stack import vision_stack
+from tests.helpers.image_server import image_server
+from tests.helpers.vision_stack import vision_stack
 
 pytestmark = pytest.mark.integration
 

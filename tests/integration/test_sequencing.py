@@ -1,6 +1,6 @@
 """Client, server and hybrid sequencing, and their faults, on real gunicorn services.
 
-The services run from a test registry that adds misbehaving stages (tests/fixtures/
+The services run from a test registry that adds misbehaving stages (tests/helpers/
 faults.py) and one name whose URL points at a closed port.
 """
 from __future__ import annotations
@@ -12,13 +12,13 @@ import requests
 import yaml
 
 from common.client import Client
-from common.errors import DeadlineExceeded, InvalidInput, UpstreamError, VersionMismatch
-from common.registry import DEFAULT_REGISTRY, ServiceEntry, load_registry
+from common.core.errors import DeadlineExceeded, InvalidInput, UpstreamError, VersionMismatch
+from common.core.registry import DEFAULT_REGISTRY, ServiceEntry, load_registry
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
-FAULTS = {f"fault_{m}": f"tests.fixtures.faults:create_app('{m}')"
+FAULTS = {f"fault_{m}": f"tests.helpers.faults:create_app('{m}')"
           for m in ("slow", "error", "malformed")}
 TWEETS = ["Sooo happy with @acme's support!! #BestDayEver https://t.co/x",
           "@bob this is the worst service ever, I hate waiting #fail",

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from common.registry import ROOT
+from common.core.registry import ROOT
 from services.alexa_skill.dialogue import BUILT_IN, load_dialogue
 
 PACKAGE = ROOT / "deploy" / "alexa" / "skill-package"

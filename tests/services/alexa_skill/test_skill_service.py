@@ -12,7 +12,7 @@ from common.client import Client
 from services.alexa_skill import create_app
 from services.alexa_skill.dialogue import build_skill, load_dialogue
 from services.sentiment import create_app as sentiment_app
-from tests.common.alexa.conftest import SKILL_ID, intent_body, launch_body, session_ended_body
+from tests.helpers.alexa import SKILL_ID, intent_body, launch_body, session_ended_body
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,8 @@ def skill_app():
     app = create_app({"LOAD_MODEL": "sync", "VERIFY": False})
     model = app.extensions["modelchain"].model
     client = Client(urls={}, local={"sentiment": sentiment_app({"LOAD_MODEL": "sync"})})
-    model.skill = build_skill(model.dialogue, client, 5.0)
+    model.client = client
+    model.skill = build_skill(model.dialogue, model.algo, 5.0)
     return app
 
 

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from common.client import Client
-from common.errors import DeadlineExceeded, ServiceError, Unauthorized, UpstreamError
-from common.registry import ServiceEntry
+from common.core.errors import DeadlineExceeded, ServiceError, Unauthorized, UpstreamError
+from common.core.registry import ServiceEntry
 from services.catalog.directory import (DOWN, READY, STARTING, Directory, ServiceInfo,
                                         describe_failure, matches, step_services)
 from tests.services.catalog.conftest import barrier_app, odd_app, slow_app

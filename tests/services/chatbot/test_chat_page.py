@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from common.launcher import start_services, stop_services, wait_ready
+from tools.launcher import start_services, stop_services, wait_ready
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,8 @@ import requests
 
 from services.downloader import create_app
 from tests.conftest import free_port
-from tests.services.downloader.image_server import image_server, scene_bytes
-from tests.services.object_detection.vision_stack import vision_stack
+from tests.helpers.image_server import image_server, scene_bytes
+from tests.helpers.vision_stack import vision_stack
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from PIL import Image
 
 from services.image_preprocessor import create_app
 from services.image_preprocessor.preprocess import decode_tensor
-from tests.services.image_preprocessor.bad_images import b64, bad_images, encoded, png_header
+from tests.helpers.bad_images import b64, bad_images, encoded, png_header
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_gif_and_jpeg_are_read(client):
         assert result["shape"] == [4, 4, 3]
 
 
-# as in a service process, where common.images turns the warning into an error
+# as in a service process, where common.media.images turns the warning into an error
 @pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
 def test_a_header_just_over_the_pixel_limit_is_refused(client):
     # 7000 x 7000 = 49 MP: over the 40 MP limit, under the 80 MP where Pillow itself errs

@@ -15,9 +15,9 @@ from services.meme import create_app
 from services.meme.app import fill_captions
 from services.meme.overlay import choose_band, draw_caption, layout, shrink, wrap
 from tests.conftest import free_port
-from tests.services.downloader.image_server import scene_bytes
-from tests.services.image_preprocessor.bad_images import b64, bad_images
-from tests.services.object_detection.vision_stack import vision_stack
+from tests.helpers.image_server import scene_bytes
+from tests.helpers.bad_images import b64, bad_images
+from tests.helpers.vision_stack import vision_stack
 
 CAPTIONS = ["I hate this {object}, it is awful", "Here is a {object}",
             "I love this wonderful {object}!"]

@@ -8,9 +8,9 @@ import requests
 from services.object_detection import create_app
 from services.object_detection.shapes import iou, scene
 from tests.conftest import free_port
-from tests.services.downloader.image_server import image_server, scene_bytes
-from tests.services.image_preprocessor.bad_images import b64, bad_images
-from tests.services.object_detection.vision_stack import vision_stack
+from tests.helpers.image_server import image_server, scene_bytes
+from tests.helpers.bad_images import b64, bad_images
+from tests.helpers.vision_stack import vision_stack
 
 #: Test scenes beyond the 500 that evaluate.py scores (8: the service's batch limit).
 SCENES = range(600, 608)

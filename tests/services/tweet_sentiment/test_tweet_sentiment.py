@@ -11,12 +11,34 @@ import requests
 from services.tweet_sentiment import MODEL, create_app
 
 
-def test_the_pipeline_takes_its_schemas_from_its_first_and_last_steps():
-    from services.sentiment import MODEL as sentiment
-    from services.text_cleaner import MODEL as text_cleaner
-    assert MODEL.input_schema is text_cleaner.input_schema
-    assert MODEL.output_schema is sentiment.output_schema
-    assert (MODEL.name, MODEL.version) == ("tweet_sentiment", "1.0.0")
+def metadata(app) -> dict:
+    return app.test_client().get("/metadata").get_json()
+
+
+def test_the_pipeline_takes_its_schemas_from_its_first_and_last_steps_contracts():
+    from services.sentiment import create_app as sentiment_app
+    from services.text_cleaner import create_app as cleaner_app
+    own = metadata(create_app({"LOAD_MODEL": "off"}))
+    assert own["input_schema"] == metadata(cleaner_app({"LOAD_MODEL": "off"}))["input_schema"]
+    sentiment = metadata(sentiment_app({"LOAD_MODEL": "off"}))
+    assert own["output_schema"] == sentiment["output_schema"]
+    assert own["limits"]["max_text_length"] == sentiment["limits"]["max_text_length"]
+    assert (MODEL.name, MODEL.version, MODEL.calls) == ("tweet_sentiment", "1.0.0",
+                                                        ("text_cleaner", "sentiment"))
+    import services.tweet_sentiment as package
+    assert package.MODEL is package.MODEL  # one class, not a new one on every access
+
+
+def test_building_it_imports_neither_step():
+    import subprocess
+    import sys
+    code = ("import sys; from services.tweet_sentiment import create_app; "
+            "create_app({'LOAD_MODEL': 'off'}); "
+            "assert not [m for m in sys.modules if m.startswith(('services.text_cleaner', "
+            "'services.sentiment', 'emoji'))], 'a step was imported'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_its_metadata_and_openapi_describe_the_steps_before_it_is_ready():

@@ -1,0 +1,16 @@
+"""The pipe client: call any registered service by name, one input or many.
+
+``Client`` (``client.py``) holds the pooled session, retries and deadlines; ``stages.py``
+names next stages (``X-Pipe-Next``); ``bulk.py`` is ``Algo.pipe_many``. This room knows
+only ``common.core``.
+"""
+from .bulk import ItemResult
+from .client import (Algo, Client, PipeResponse, default_client, downstream_budget,
+                     reset_default_client)
+from .stages import (PIPE_NEXT_HEADER, Stage, format_stages, parse_stages, select_fields,
+                     version_matches)
+
+__all__ = ["Algo", "Client", "ItemResult", "PipeResponse", "PIPE_NEXT_HEADER", "Stage",
+           "default_client", "downstream_budget", "format_stages", "parse_stages",
+           "reset_default_client",
+           "select_fields", "version_matches"]

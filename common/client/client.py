@@ -1,0 +1,256 @@
+"""The pipe client: call any registered service from any code, in one line.
+
+>>> client = Client()
+>>> client.algo("sentiment").pipe({"text": "What a lovely day"}).result
+{'label': 'positive', 'scores': {...}}
+
+One pooled HTTP session per client; a timeout on every call (the smaller of the client's
+timeout and the current request's remaining deadline); retries with backoff only for
+connection failures, which never reached the service; a remote error envelope becomes
+the same typed :class:`~common.core.errors.ServiceError` here, carrying the remote code,
+message, service name and request id.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import (Retrying, retry_if_exception_type, stop_after_attempt,
+                      stop_after_delay, wait_exponential)
+
+from common.core import context as ctx
+from common.core.errors import (DeadlineExceeded, InternalError, NotFound, UpstreamError,
+                                VersionMismatch, error_from_envelope)
+from common.core.registry import load_registry, registry_path
+
+from .bulk import ItemResult, pipe_many
+from .stages import PIPE_NEXT_HEADER, Stage, format_stages, parse_stages, version_matches
+
+@dataclass
+class PipeResponse:
+    """A service's answer: ``result`` (a list for a batch) and ``metadata``."""
+
+    result: Any
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class Client:
+    """Calls services by name; URLs come from the registry and the environment.
+
+    ``urls`` maps names to base URLs (default: the registry file, with
+    ``MODELCHAIN_URL_<NAME>`` overrides). ``local`` maps names to WSGI apps living in
+    this process, which are then called directly instead of over HTTP.
+    """
+
+    def __init__(self, urls: Mapping[str, str] | None = None, *, timeout: float = 30.0,
+                 retries: int = 3, backoff: float = 0.05, api_key: str | None = None,
+                 local: Mapping[str, Callable] | None = None, pool_size: int = 32):
+        self.urls = dict(urls) if urls is not None else _registry_urls()
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.api_key = api_key if api_key is not None else os.environ.get("MODELCHAIN_API_KEY")
+        self.local = dict(local or {})
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=16, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self._metadata: dict[str, dict] = {}
+
+    def algo(self, ref: str) -> "Algo":
+        """A handle on a service: ``"sentiment"`` or ``"sentiment@1"``."""
+        name, _, requirement = ref.partition("@")
+        if name not in self.urls and name not in self.local:
+            raise NotFound(f"No service named {name!r} in the registry.",
+                           {"known": sorted(set(self.urls) | set(self.local))})
+        return Algo(self, name, requirement or None)
+
+    def knows(self, name: str) -> bool:
+        """Whether ``name`` is a registered (or local) service."""
+        return name in self.urls or name in self.local
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.session.close()
+
+    def call(self, name: str, method: str, path: str, body: Any = None,
+             headers: Mapping[str, str] | None = None,
+             timeout: float | None = None) -> Any:
+        """One call to a service route; returns the decoded JSON or raises typed."""
+        request_headers = self._headers(headers)
+        budget = self._budget(timeout, name)
+        request_headers[ctx.DEADLINE_HEADER] = str(int(downstream_budget(budget) * 1000))
+        transport = self._local_call if name in self.local else self._http_call
+        status, document, request_id = transport(name, method, path, body, request_headers,
+                                                 budget)
+        if status >= 400:
+            raise error_from_envelope(status, document, service=name, request_id=request_id)
+        return document
+
+    def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        current = ctx.current() or ctx.RequestContext()
+        headers = {"Accept": "application/json", **current.outgoing_headers()}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        headers.update(extra or {})
+        return headers
+
+    def _budget(self, timeout: float | None, name: str) -> float:
+        """Seconds this call may take: its timeout capped by the request's deadline."""
+        budget = timeout or self.timeout
+        current = ctx.current()
+        remaining = current.remaining() if current else None
+        if remaining is not None:
+            if remaining <= 0:
+                raise DeadlineExceeded(f"The deadline passed before calling {name}.",
+                                       {"stage": name}, service=name)
+            budget = min(budget, remaining)
+        return budget
+
+    def _http_call(self, name, method, path, body, headers, budget):
+        url = self.urls[name] + path
+        try:
+            response = self._send_with_retries(method, url, body, headers, budget)
+        except requests.Timeout as e:
+            raise DeadlineExceeded(f"{name} did not answer within {budget:.2f}s.",
+                                   {"stage": name, "url": url}, service=name) from e
+        except requests.RequestException as e:
+            raise UpstreamError(f"Could not reach {name} at {url}: {type(e).__name__}.",
+                                {"stage": name, "url": url}, service=name) from e
+        return response.status_code, _decode(response, name), \
+            response.headers.get(ctx.REQUEST_ID_HEADER)
+
+    def _send_with_retries(self, method, url, body, headers, budget) -> requests.Response:
+        # Only connection failures are retried (refused, reset, a stale pooled socket):
+        # /predict has no side effects, so at worst a service that died mid-request
+        # is asked again; a ReadTimeout, which is no ConnectionError, is never retried.
+        # Every attempt gets only the time left, so retries never outlast the budget.
+        end = time.monotonic() + budget
+
+        def attempt() -> requests.Response:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise requests.Timeout("the budget ran out between attempts")
+            headers[ctx.DEADLINE_HEADER] = str(int(downstream_budget(left) * 1000))
+            return self.session.request(method, url, json=body, headers=headers,
+                                        timeout=(min(left, 3.05), left))
+        retrying = Retrying(
+            retry=retry_if_exception_type(requests.ConnectionError),
+            stop=stop_after_attempt(self.retries + 1) | stop_after_delay(budget / 2),
+            wait=wait_exponential(multiplier=self.backoff, max=1.0), reraise=True)
+        return retrying(attempt)
+
+    def _local_call(self, name, method, path, body, headers, budget):
+        from werkzeug.test import Client as WsgiClient
+        response = WsgiClient(self.local[name]).open(path, method=method, json=body,
+                                                     headers=headers)
+        try:
+            document = response.get_json(force=True, silent=False)
+        except Exception as e:  # noqa: BLE001  same rule as HTTP: malformed is upstream
+            raise UpstreamError(f"{name} answered malformed JSON.", {"stage": name},
+                                service=name) from e
+        return response.status_code, document, response.headers.get(ctx.REQUEST_ID_HEADER)
+
+
+_shared: dict[int, "Client"] = {}
+_shared_lock = threading.Lock()
+
+
+def default_client() -> "Client":
+    """The process's pipe client, built on first use from the registry and environment.
+
+    One per process (a forked worker builds its own: a pooled socket must not be shared
+    across a fork), shared by every service and model of that process.
+    """
+    pid = os.getpid()
+    client = _shared.get(pid)
+    if client is None:
+        with _shared_lock:
+            client = _shared.get(pid) or Client()
+            _shared.clear()  # whatever a parent process left is unusable here
+            _shared[pid] = client
+    return client
+
+
+def reset_default_client() -> None:
+    """Forget the process's client, so the next use reads the registry again (tests)."""
+    with _shared_lock:
+        for client in _shared.values():
+            client.close()
+        _shared.clear()
+
+
+def downstream_budget(budget: float) -> float:
+    """The deadline sent with a call that we wait ``budget`` seconds for.
+
+    Downstream gets a little less than we wait, at every hop, so the stage that runs out
+    of time answers first, with a 504 naming itself, before its caller gives up on it.
+    """
+    return max(0.0, budget * 0.9 - 0.05)
+
+
+def _decode(response: requests.Response, name: str) -> Any:
+    try:
+        return response.json()
+    except ValueError as e:
+        raise UpstreamError(f"{name} answered HTTP {response.status_code} with malformed "
+                            "JSON.", {"stage": name, "status": response.status_code},
+                            service=name, request_id=response.headers.get(
+                                ctx.REQUEST_ID_HEADER)) from e
+
+
+def _registry_urls() -> dict[str, str]:
+    try:
+        return {name: entry.url for name, entry in load_registry().items()}
+    except OSError as e:  # a deployment without its registry: say which file is missing
+        raise InternalError(f"The service registry {registry_path()} cannot be read "
+                            f"({type(e).__name__}); set MODELCHAIN_REGISTRY or pass urls.") from e
+
+
+class Algo:
+    """A service as seen by a caller: ``pipe`` one input or a batch."""
+
+    def __init__(self, client: Client, name: str, requirement: str | None = None):
+        self.client = client
+        self.name = name
+        self.requirement = requirement
+
+    def metadata(self) -> dict[str, Any]:
+        """The service's ``/metadata`` (fetched once per client)."""
+        if self.name not in self.client._metadata:
+            self.client._metadata[self.name] = self.client.call(self.name, "GET", "/metadata")
+        return self.client._metadata[self.name]
+
+    def check_version(self) -> None:
+        """Raise :class:`VersionMismatch` unless the service meets the requirement."""
+        if not self.requirement:
+            return
+        version = str(self.metadata().get("version", ""))
+        if not version_matches(version, self.requirement):
+            raise VersionMismatch(f"{self.name} is version {version}, which does not meet "
+                                  f"the requirement {self.requirement!r}.",
+                                  {"version": version, "requirement": self.requirement},
+                                  service=self.name)
+
+    def pipe(self, data: Any, *, next: Iterable[Stage | str] = (),
+             timeout: float | None = None) -> PipeResponse:
+        """Send one input (a dict) or a batch (a list); ``next`` names hybrid stages."""
+        self.check_version()
+        stages = [s if isinstance(s, Stage) else parse_stages(s)[0] for s in next]
+        headers = {PIPE_NEXT_HEADER: format_stages(stages)} if stages else None
+        document = self.client.call(self.name, "POST", "/predict", data, headers, timeout)
+        if not isinstance(document, dict) or "result" not in document:
+            raise UpstreamError(f"{self.name} answered without a result.",
+                                {"stage": self.name}, service=self.name)
+        return PipeResponse(document["result"], document.get("metadata") or {})
+
+    def pipe_many(self, inputs: list[Any], *, mode: str = "chunked", workers: int = 4,
+                  chunk_size: int = 32, timeout: float | None = None) -> list[ItemResult]:
+        """Score many inputs; results in input order, per-item errors, never raised."""
+        return pipe_many(self, inputs, mode=mode, workers=workers, chunk_size=chunk_size,
+                         timeout=timeout)

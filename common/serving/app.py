@@ -1,0 +1,191 @@
+"""The service factory: one :class:`~common.serving.model.Model` in, one Flask app with
+every route of the modelchain contract out.
+
+Routes: ``POST /predict``, ``GET /healthz``, ``/readyz``, ``/metadata``,
+``/openapi.json``, ``/docs``, ``/metrics``. Errors are JSON everywhere (``hooks.py``).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable, Mapping
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+
+from common.client import Client, Stage, default_client
+from common.core import context as ctx
+from common.core.config import load_config
+from common.core.errors import DeadlineExceeded, NotReady, ServiceError
+
+from .auth import parse_keys
+from .docs import docs_blueprint
+from .forwarding import forward, requested_stages
+from .hooks import EXTENSION, install_hooks, render_error, state
+from .metrics import ServiceMetrics
+from .model import Model
+from .openapi import build_spec, json_schema
+from .runner import ModelRunner
+from .validation import as_batch, parse_json_body, validate_items
+
+__all__ = ["EXTENSION", "ServiceState", "create_service_app", "render_error",
+           "start_model", "state"]
+
+
+class ServiceState:
+    """What a service app keeps between requests: its model, runner, spec and metrics."""
+
+    def __init__(self, model: Model, config: Mapping[str, Any]):
+        self.model = model
+        self.config = config
+        self.metrics = ServiceMetrics(model.name)
+        self.runner = ModelRunner(model, config, self.metrics)
+        self.spec = build_spec(model)
+        self.openapi = self.spec.to_dict()
+        # Built once: marshmallow 4 schemas keep no per-load state, so threads share it.
+        self.input_schema = model.input_schema()
+        self.api_keys = parse_keys(config["API_KEYS"])
+
+    @property
+    def client(self) -> Client:
+        """The process's pipe client; touched only when a request forwards, so a service
+        that forwards nothing never needs the registry."""
+        return default_client()
+
+    def ensure_started(self) -> None:
+        """Start loading the model in the background unless configured otherwise."""
+        if self.config["LOAD_MODEL"] == "background":
+            self.runner.start_in_background()
+
+
+def env_prefix(model_cls: type[Model]) -> str:
+    """The environment prefix of a service's own settings: ``TEXT_CLEANER_``."""
+    return model_cls.name.upper() + "_"
+
+
+def create_service_app(model_cls: type[Model], *, prefix: str | None = None,
+                       defaults: Mapping[str, Any] | None = None,
+                       config: Mapping[str, Any] | None = None,
+                       blueprints: Iterable[Blueprint] = ()) -> Flask:
+    """Build the Flask app serving ``model_cls``.
+
+    Configuration comes from the base defaults, ``defaults``, the environment
+    (``MODELCHAIN_*`` then ``<NAME>_*``, or ``prefix``) and finally ``config``. No model
+    is loaded here: loading starts after the fork (gunicorn's ``post_worker_init``), on
+    the first request, or at once when ``LOAD_MODEL`` is ``sync``.
+    """
+    settings = load_config(prefix or env_prefix(model_cls), defaults, config)
+    model = model_cls(settings)
+    # static_folder=None: no implicit /static route serving files from the cwd
+    app = Flask(model.name, static_folder=None)
+    app.config.update(settings)
+    service_state = ServiceState(model, settings)
+    app.extensions[EXTENSION] = service_state
+    app.register_blueprint(_routes())
+    app.register_blueprint(docs_blueprint())
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
+    install_hooks(app)
+    if settings["LOAD_MODEL"] == "sync":
+        service_state.runner.start()
+    return app
+
+
+def start_model(app: Flask) -> None:
+    """Begin loading the app's model; gunicorn's post_worker_init hook calls this."""
+    if EXTENSION in getattr(app, "extensions", {}):
+        app.extensions[EXTENSION].ensure_started()
+
+
+def _routes() -> Blueprint:
+    bp = Blueprint("modelchain", __name__)
+    bp.add_url_rule("/predict", view_func=_predict, methods=["POST"])
+    bp.add_url_rule("/healthz", view_func=_healthz, methods=["GET"])
+    bp.add_url_rule("/readyz", view_func=_readyz, methods=["GET"])
+    bp.add_url_rule("/metadata", view_func=_metadata, methods=["GET"])
+    bp.add_url_rule("/openapi.json", view_func=_openapi, methods=["GET"])
+    bp.add_url_rule("/metrics", view_func=_metrics, methods=["GET"])
+    return bp
+
+
+def _predict() -> Response:
+    """``POST /predict``: the forwarding header first, then the body and the model."""
+    service_state = state()
+    stages = requested_stages(request.headers, lambda: service_state.client)
+    with service_state.runner.request_scope():  # counted until the model is done
+        inputs, outputs, is_batch = _run_model(service_state)
+    metadata = _answer_metadata(service_state.model, len(inputs))
+    if stages:
+        return jsonify(forward(service_state.client, stages, outputs, is_batch, metadata))
+    return jsonify(result=outputs if is_batch else outputs[0], metadata=metadata)
+
+
+def _run_model(service_state: ServiceState) -> tuple[list, list, bool]:
+    """Validate the request and run the model: inputs, outputs and the batch flag."""
+    config = current_app.config
+    if not service_state.model.ready:
+        raise NotReady(details=_load_problem(service_state.model))
+    document = parse_json_body(request.content_type, request.get_data(cache=False))
+    items, is_batch = as_batch(document, config["MAX_BATCH_SIZE"])
+    inputs = validate_items(service_state.input_schema, items, is_batch,
+                            config["MAX_TEXT_LENGTH"])
+    if g.context.expired():
+        raise DeadlineExceeded("The deadline passed before the model ran.")
+    outputs = service_state.runner.predict(inputs, g.context.remaining())
+    return inputs, outputs, is_batch
+
+
+def _answer_metadata(model: Model, batch_size: int) -> dict[str, Any]:
+    return {"service": model.name, "version": model.version,
+            "request_id": g.context.request_id, "batch_size": batch_size,
+            "duration_ms": round((time.perf_counter() - g.started) * 1000, 3),
+            **ctx.response_extras()}
+
+
+def _load_problem(model: Model) -> dict[str, Any]:
+    if model.load_error is None:
+        return {"loading": True}
+    problem = {"loading": False, "load_error": type(model.load_error).__name__}
+    if isinstance(model.load_error, ServiceError):  # our own messages are safe to show
+        problem["message"] = model.load_error.message
+    return problem
+
+
+def _healthz() -> Response:
+    return jsonify(status="ok", service=state().model.name)
+
+
+def _readyz() -> Response:
+    model = state().model
+    if not model.ready:
+        raise NotReady(details=_load_problem(model))
+    return jsonify(ready=True, service=model.name, version=model.version)
+
+
+def metadata_document(service_state: ServiceState) -> dict[str, Any]:
+    """The service's ``/metadata``: its contract (schemas, sample, limits) and state."""
+    model, config = service_state.model, service_state.config
+    return {
+        "name": model.name, "version": model.version, "description": model.description,
+        "tags": list(model.tags), "ready": model.ready, "kind": model.kind,
+        "calls": list(model.calls),
+        "input_schema": json_schema(service_state.spec, model.input_schema),
+        "output_schema": json_schema(service_state.spec, model.output_schema),
+        "sample_input": model.sample_input,
+        "limits": {"max_body_bytes": config["MAX_CONTENT_LENGTH"],
+                   "max_batch_size": config["MAX_BATCH_SIZE"],
+                   "max_text_length": config["MAX_TEXT_LENGTH"],
+                   "default_timeout_s": config["DEFAULT_TIMEOUT_S"]},
+        "batching": service_state.runner.describe(),
+        **model.metadata()}
+
+
+def _metadata() -> Response:
+    return jsonify(metadata_document(state()))
+
+
+def _openapi() -> Response:
+    return jsonify(state().openapi)
+
+
+def _metrics() -> Response:
+    body, content_type = state().metrics.exposition()
+    return Response(body, content_type=content_type)

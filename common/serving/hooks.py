@@ -1,0 +1,119 @@
+"""What runs around every request of a service app: the request context (id, trace,
+deadline), API keys, request metrics, and the one renderer of every error."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from flask import Flask, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from common.core import context as ctx
+from common.core.errors import (DeadlineExceeded, InternalError, MethodNotAllowed, NotFound,
+                                PayloadTooLarge, ServiceError, UnsupportedMediaType,
+                                UpstreamError, error_class_for)
+
+from .auth import check_authorization
+
+if TYPE_CHECKING:  # annotations only: app.py imports this module
+    from .app import ServiceState
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "modelchain"
+OPEN_ROUTES = ("/healthz", "/readyz", "/metrics")
+
+
+def state() -> "ServiceState":
+    """The :class:`~common.serving.app.ServiceState` of the app serving this request."""
+    return current_app.extensions[EXTENSION]
+
+
+def install_hooks(app: Flask) -> None:
+    """Register the request hooks and error handlers on ``app``."""
+    app.before_request(_open_request)
+    app.after_request(_close_request)
+    app.teardown_request(_teardown_request)
+    app.register_error_handler(ServiceError, render_error)
+    app.register_error_handler(HTTPException, _render_http_error)
+    app.register_error_handler(Exception, _render_unexpected)
+
+
+def _open_request() -> None:
+    service_state = state()
+    service_state.ensure_started()
+    g.started = time.perf_counter()
+    g.context = ctx.from_headers(request.headers, service_state.config["DEFAULT_TIMEOUT_S"])
+    g.context_token = ctx.activate(g.context)
+    g.extras_token = ctx.open_response_extras()
+    if service_state.api_keys and request.path not in OPEN_ROUTES:
+        check_authorization(request.headers.get("Authorization"), service_state.api_keys)
+
+
+def _close_request(response: Response) -> Response:
+    context = g.get("context")
+    if context is not None:
+        response.headers[ctx.REQUEST_ID_HEADER] = context.request_id
+        response.headers[ctx.TRACEPARENT_HEADER] = context.traceparent
+    rule = request.url_rule.rule if request.url_rule else "<unmatched>"
+    seconds = time.perf_counter() - g.get("started", time.perf_counter())
+    state().metrics.observe_request(rule, request.method, response.status_code, seconds)
+    return response
+
+
+def _teardown_request(_exc: BaseException | None) -> None:
+    token = g.pop("context_token", None)
+    if token is not None:
+        ctx.deactivate(token)
+    extras = g.pop("extras_token", None)
+    if extras is not None:
+        ctx.close_response_extras(extras)
+
+
+def render_error(error: ServiceError) -> tuple[Response, int]:
+    """The one renderer of every error: the JSON envelope with the class's status."""
+    error = _as_seen_here(error)
+    response = jsonify(error.to_dict())
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="modelchain"'
+    return response, error.status
+
+
+def _as_seen_here(error: ServiceError) -> ServiceError:
+    """An error from a service this one called is an upstream failure here (502, or 504
+    for a deadline), naming the deepest stage that failed."""
+    if not error.service or error.service == state().model.name:
+        return error
+    details = error.details if isinstance(error.details, dict) else {}
+    stage = details.get("stage") or error.service
+    cls = DeadlineExceeded if isinstance(error, DeadlineExceeded) else UpstreamError
+    message = error.message if stage != error.service or error.message.startswith(
+        stage) else f"Stage {stage} failed: {error.message}"
+    return cls(message, {**details, "stage": stage, "remote_code": details.get(
+        "remote_code", error.code)}, request_id=error.request_id)
+
+
+_HTTP_ERRORS = {404: (NotFound, "No route {path}."),
+                405: (MethodNotAllowed, "{method} is not allowed on {path}."),
+                413: (PayloadTooLarge, "The body is over the limit of {limit} bytes."),
+                415: (UnsupportedMediaType, None)}
+
+
+def _render_http_error(error: HTTPException) -> tuple[Response, int]:
+    """Werkzeug's routing and body errors, in our envelope with their own status."""
+    status = error.code or 500
+    cls, template = _HTTP_ERRORS.get(status, (error_class_for(status=status), None))
+    message = template.format(path=request.path, method=request.method,
+                              limit=current_app.config["MAX_CONTENT_LENGTH"]) \
+        if template else error.description
+    response, _ = render_error(cls(message))
+    if getattr(error, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response, status
+
+
+def _render_unexpected(error: Exception) -> tuple[Response, int]:
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return render_error(InternalError("Internal server error; see the service log with "
+                                      f"request id {getattr(g.get('context'), 'request_id', '')}."))

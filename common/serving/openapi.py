@@ -1,0 +1,120 @@
+"""OpenAPI 3 and JSON Schema documents generated from a model's marshmallow schemas.
+
+The schemas that validate ``/predict`` are the ones documented here: nothing about the
+request or answer shapes is written by hand.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import Schema, fields
+
+from common.serving.model import Model
+from common.serving.validation import MetadataSchema
+
+OPENAPI_VERSION = "3.0.3"
+
+
+class ErrorBodySchema(Schema):
+    """The inside of every error envelope."""
+
+    code = fields.String(required=True, metadata={"example": "invalid_input"})
+    message = fields.String(required=True)
+    details = fields.Raw(metadata={"description": "Per-field (and per-index) messages."})
+
+
+class ErrorSchema(Schema):
+    """``{"error": {...}}``, the answer to every failed request."""
+
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+def _schema_name(model: Model, part: str) -> str:
+    base = "".join(word.capitalize() for word in model.name.replace("-", "_").split("_"))
+    return f"{base}{part}"
+
+
+def _answer_schemas(model: Model) -> tuple[type[Schema], type[Schema]]:
+    """The single and batch answer schemas wrapping the model's output schema."""
+    single = Schema.from_dict({"result": fields.Nested(model.output_schema, required=True),
+                               "metadata": fields.Nested(MetadataSchema, required=True)},
+                              name=_schema_name(model, "Response"))
+    batch = Schema.from_dict({"result": fields.List(fields.Nested(model.output_schema),
+                                                    required=True),
+                              "metadata": fields.Nested(MetadataSchema, required=True)},
+                             name=_schema_name(model, "BatchResponse"))
+    return single, batch
+
+
+def _error_responses(*statuses: int) -> dict[str, Any]:
+    reasons = {400: "Invalid input", 401: "Missing or wrong API key", 413: "Too large",
+               415: "Not JSON", 502: "Upstream failure", 503: "Model not ready",
+               504: "Deadline exceeded"}
+    return {str(s): {"description": reasons[s], "content": {
+        "application/json": {"schema": "Error"}}} for s in statuses}
+
+
+def _predict_operation(model: Model, input_name: str, single: str, batch: str) -> dict:
+    item = {"$ref": f"#/components/schemas/{input_name}"}
+    return {
+        "summary": f"Run {model.name} on one input or a batch",
+        "description": "Send one object, or a list of objects (a batch) for a list of "
+                       "results in the same order.",
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"oneOf": [item, {"type": "array", "items": item, "minItems": 1}]},
+            "example": model.sample_input}}},
+        "responses": {"200": {"description": "The result (a list for a batch)", "content": {
+            "application/json": {"schema": {"oneOf": [
+                {"$ref": f"#/components/schemas/{single}"},
+                {"$ref": f"#/components/schemas/{batch}"}]}}}},
+            **_error_responses(400, 401, 413, 415, 502, 503, 504)},
+    }
+
+
+def _plain_operation(summary: str, content_type: str = "application/json") -> dict:
+    return {"get": {"summary": summary, "responses": {"200": {
+        "description": "OK", "content": {content_type: {"schema": {"type": "object"}
+                                                        if "json" in content_type
+                                                        else {"type": "string"}}}}}}}
+
+
+def build_spec(model: Model) -> APISpec:
+    """The service's OpenAPI document as an :class:`APISpec`."""
+    spec = APISpec(title=model.name, version=model.version, openapi_version=OPENAPI_VERSION,
+                   plugins=[MarshmallowPlugin()], info={"description": model.description})
+    input_name, output_name = _schema_name(model, "Input"), _schema_name(model, "Output")
+    spec.components.schema(input_name, schema=model.input_schema)
+    spec.components.schema(output_name, schema=model.output_schema)
+    spec.components.schema("ResponseMetadata", schema=MetadataSchema)
+    spec.components.schema("Error", schema=ErrorSchema)
+    single, batch = _answer_schemas(model)
+    spec.components.schema(single.__name__, schema=single)
+    spec.components.schema(batch.__name__, schema=batch)
+    spec.path(path="/predict", operations={"post": _predict_operation(
+        model, input_name, single.__name__, batch.__name__)})
+    spec.path(path="/healthz", operations=_plain_operation("Liveness: the process answers"))
+    spec.path(path="/readyz", operations=_plain_operation("Readiness: model loaded, warmed"))
+    spec.path(path="/metadata", operations=_plain_operation("Name, version, schemas, sample"))
+    spec.path(path="/metrics", operations=_plain_operation("Prometheus metrics", "text/plain"))
+    return spec
+
+
+def json_schema(spec: APISpec, schema: type[Schema] | Schema) -> dict[str, Any]:
+    """A standalone JSON Schema for ``schema`` (component references inlined)."""
+    plugin = next(p for p in spec.plugins if isinstance(p, MarshmallowPlugin))
+    converted = plugin.converter.schema2jsonschema(schema)
+    return _inline(converted, spec.to_dict()["components"]["schemas"])
+
+
+def _inline(node: Any, components: dict[str, Any], depth: int = 0) -> Any:
+    """Replace ``$ref`` to components with their bodies (bounded for recursive schemas)."""
+    if isinstance(node, list):
+        return [_inline(n, components, depth) for n in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref", "")
+    if ref.startswith("#/components/schemas/") and depth < 8:
+        return _inline(components[ref.rsplit("/", 1)[1]], components, depth + 1)
+    return {k: _inline(v, components, depth) for k, v in node.items()}

@@ -1,0 +1,139 @@
+"""Turning a request body into validated model inputs, with errors that name the field."""
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from common.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+
+
+def parse_json_body(content_type: str | None, raw: bytes) -> Any:
+    """The JSON document of a body declared as JSON; 415 or 400 otherwise."""
+    mimetype = (content_type or "").split(";")[0].strip().lower()
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise UnsupportedMediaType(details={"content_type": content_type or ""})
+    if not raw.strip():
+        raise InvalidInput("The body is empty; send a JSON object or a list of objects.")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as e:  # RecursionError: absurdly nested JSON
+        raise InvalidInput("The body is not valid JSON.",
+                           {"body": [str(e)[:200]]}) from e
+
+
+def as_batch(document: Any, max_batch_size: int) -> tuple[list[Any], bool]:
+    """The list of items a body holds, and whether it was sent as a batch."""
+    if isinstance(document, dict):
+        return [document], False
+    if not isinstance(document, list):
+        raise InvalidInput("The body must be a JSON object or a list of objects, not "
+                           f"{type(document).__name__}.", {"body": ["Not an object or list."]})
+    if not document:
+        raise InvalidInput("The batch is empty; send at least one item.",
+                           {"body": ["Empty list."]})
+    if len(document) > max_batch_size:
+        raise PayloadTooLarge(f"The batch has {len(document)} items; at most "
+                              f"{max_batch_size} are allowed.",
+                              {"batch_size": len(document), "max_batch_size": max_batch_size})
+    return document, True
+
+
+def validate_items(schema: Schema, items: list[Any], is_batch: bool,
+                   max_text_length: int) -> list[dict]:
+    """Load every item through the schema; one error lists every bad item and field."""
+    loaded, problems = [], {}
+    for index, item in enumerate(items):
+        try:
+            loaded.append(_load_item(schema, item, max_text_length))
+        except ValidationError as e:
+            problems[str(index)] = e.normalized_messages()
+    if not problems:
+        return loaded
+    details = problems if is_batch else problems["0"]
+    raise InvalidInput(_summary(problems, is_batch), details)
+
+
+def _load_item(schema: Schema, item: Any, max_text_length: int) -> dict:
+    """One item through the configured text limit, then through the schema."""
+    if not isinstance(item, Mapping):
+        raise ValidationError({"_schema": ["Not an object."]})
+    too_long = {path: [f"Longer than the maximum of {max_text_length} characters."]
+                for path in _long_strings(item, max_text_length)}
+    if too_long:
+        raise ValidationError(too_long)
+    return schema.load(item)
+
+
+def _long_strings(value: Any, limit: int, path: str = "") -> list[str]:
+    """Dotted paths of the strings in ``value`` longer than ``limit``."""
+    if isinstance(value, str):
+        return [path] if len(value) > limit else []
+    if isinstance(value, Mapping):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    return [p for key, child in items
+            for p in _long_strings(child, limit, f"{path}.{key}".strip("."))]
+
+
+def _summary(problems: dict[str, Any], is_batch: bool) -> str:
+    """A one-line message naming the first few bad fields, e.g. ``items[2].text: ...``."""
+    parts = []
+    for index, messages in problems.items():
+        for path, message in _flatten(messages):
+            where = ".".join(filter(None, [f"items[{index}]" if is_batch else "", path]))
+            parts.append(f"{where or 'body'}: {message}")
+    shown = "; ".join(parts[:5]) + (f"; and {len(parts) - 5} more" if len(parts) > 5 else "")
+    return f"Invalid input: {shown}"
+
+
+def _flatten(messages: Any, path: str = "") -> list[tuple[str, str]]:
+    """(dotted field path, first message) pairs from marshmallow's nested messages."""
+    if isinstance(messages, dict):
+        out = []
+        for key, value in messages.items():
+            child = str(key) if key != "_schema" else ""
+            out += _flatten(value, f"{path}.{child}".strip(".") if child else path)
+        return out
+    if isinstance(messages, list) and messages and isinstance(messages[0], str):
+        return [(path, messages[0].rstrip("."))]
+    return [(path, str(messages))]
+
+
+BLANK_ERROR = "Must not be empty or blank."
+
+
+class Search(validate.Regexp):
+    """A pattern that may match anywhere in the text (``re.search``), as JSON Schema's
+    ``pattern`` means, where :class:`marshmallow.validate.Regexp` matches at the start
+    only. Documented by apispec as ``pattern``, like ``Regexp``."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.search(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+def Text(max_length: int | None = None, **kwargs: Any) -> fields.String:
+    """A required, non-blank string field. Every string of an input is also held to the
+    service's ``MAX_TEXT_LENGTH`` before the schema runs; ``max_length`` is a tighter
+    limit for this field alone."""
+    validators = [Search(r"\S", error=BLANK_ERROR)]
+    if max_length is not None:
+        validators.append(validate.Length(
+            max=max_length, error="Longer than the maximum of {max} characters."))
+    return fields.String(required=True, validate=validators, **kwargs)
+
+
+class MetadataSchema(Schema):
+    """The ``metadata`` part of every ``/predict`` answer."""
+
+    service = fields.String(required=True)
+    version = fields.String(required=True)
+    request_id = fields.String(required=True)
+    duration_ms = fields.Float(required=True)
+    batch_size = fields.Integer(required=True)

@@ -1,1 +1,0 @@
-"""Spark jobs that score DataFrames through modelchain services."""
