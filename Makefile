@@ -3,20 +3,31 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+LOG_DIR ?= .run/logs
 
-.PHONY: install system-deps run test bench service clean
+.PHONY: help install system-deps run restart test bench service clean
 
-# The virtual environment is (re)built when any pinned requirement changes.
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+help: ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+
+# The virtual environment is (re)built when any pinned requirement changes; the project
+# itself is installed in it (editable), so its python imports `common` from anywhere.
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check \
 		-r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create the virtual environment and install the pinned dependencies.
 
-run: install ## Start every registered service; prints `<name> <url>`; Ctrl-C stops all.
-	@$(PY) -m tools.launcher $(SERVICES)
+run: install ## Start services (SERVICES="a b" or a,b; default all); prints `<name> <url>`.
+	@$(PY) -m tools.launcher --log-dir $(LOG_DIR) $(SERVICES)
+
+restart: ## Restart one service started by `make run`, with fresh code: make restart SERVICE=x
+	@test -n "$(SERVICE)" || { echo "usage: make restart SERVICE=<name>" >&2; exit 2; }
+	@test -f $(LOG_DIR)/$(SERVICE).pid || { echo "$(SERVICE) is not running under make run" >&2; exit 1; }
+	@kill -HUP $$(cat $(LOG_DIR)/$(SERVICE).pid) && echo "$(SERVICE): workers restarting with fresh code"
 
 system-deps: ## Install the system packages the tests need (chromium, redis-server, a JRE).
 	@bash scripts/install-system-deps.sh
@@ -34,7 +45,10 @@ bench: install ## Run the benchmarks (not tests); results also land in bench-res
 .PHONY: batch
 batch: install ## Score a JSONL/CSV file: make batch ARGS="text_cleaner tweets.jsonl [--mode ...]"
 	@test -n "$(ARGS)" || { $(PY) -m common.batch --help; exit 2; }
-	$(PY) -m common.batch $(ARGS)
+	@# make itself exits only 0 or 2, so the job's own status (3: some items failed,
+	@# 4: aborted) is printed; scripts call `python -m common.batch` to act on it.
+	@$(PY) -m common.batch $(ARGS) || { code=$$?; echo "make batch: the job exited with \
+	status $$code (2: bad usage, 3: some items failed, 4: aborted, run it again)" >&2; exit $$code; }
 
 service: install ## Scaffold a new service: make service NAME=my_model
 	@test -n "$(NAME)" || (echo "usage: make service NAME=<name>" >&2; exit 2)

@@ -15,9 +15,9 @@ from .client import Client
 from .core.errors import (DeadlineExceeded, InternalError, InvalidInput, MethodNotAllowed,
                           NotFound, NotReady, PayloadTooLarge, ServiceError, Unauthorized,
                           UnsupportedMediaType, UpstreamError)
-from .serving import ANY_SERVICE, Function, Model, create_service_app, start_model
+from .serving import ANY_SERVICE, Failed, Function, Model, create_service_app, start_model
 
-__all__ = ["ANY_SERVICE", "Client", "Function", "Model", "create_service_app",
+__all__ = ["ANY_SERVICE", "Client", "Failed", "Function", "Model", "create_service_app",
            "start_model", "ServiceError", "InvalidInput", "Unauthorized", "NotFound",
            "MethodNotAllowed", "PayloadTooLarge", "UnsupportedMediaType", "NotReady",
            "UpstreamError", "DeadlineExceeded", "InternalError"]

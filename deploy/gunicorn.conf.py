@@ -1,7 +1,9 @@
 """gunicorn settings shared by every service; numbers come from the environment.
 
 MODELCHAIN_BIND (127.0.0.1:8000), MODELCHAIN_WORKERS (1), MODELCHAIN_THREADS (8),
-MODELCHAIN_WORKER_TIMEOUT (60 s), MODELCHAIN_ACCESS_LOG (off).
+MODELCHAIN_WORKER_TIMEOUT (60 s), MODELCHAIN_ACCESS_LOG (off; on in `make run`). The
+launcher passes workers and threads on the command line, from ``<NAME>_WORKERS``,
+``MODELCHAIN_WORKERS`` or the registry, in that order.
 """
 import os
 import tempfile
@@ -16,7 +18,9 @@ keepalive = 5
 # TensorFlow is not fork-safe: the app (and so the model) is created in each worker,
 # after the fork, never in the master.
 preload_app = False
-accesslog = "-" if os.environ.get("MODELCHAIN_ACCESS_LOG") else None
+# One line per request on the log; `make run` turns it on (MODELCHAIN_ACCESS_LOG=0: off).
+accesslog = "-" if os.environ.get("MODELCHAIN_ACCESS_LOG", "").strip().lower() not in (
+    "", "0", "false", "no", "off") else None
 loglevel = os.environ.get("MODELCHAIN_LOG_LEVEL", "info")
 
 

@@ -1,14 +1,20 @@
 """Start registered services under gunicorn, wait until each is ready, stop them cleanly.
 
-``python -m tools.launcher`` is what ``make run`` runs: it prints ``<name> <url>`` per
-service once all are ready and stops them all on Ctrl-C. The integration tests start
+``python -m tools.launcher`` is what ``make run`` runs: it checks that every port is
+free, starts the services, prints ``<name> <url>`` per service once each is ready, keeps
+serving the others when one stops (and says so), and stops them all on Ctrl-C. Each
+gunicorn master writes ``.run/<name>.pid``: ``kill -HUP`` on it restarts that service's
+workers with fresh code (``make restart SERVICE=<name>``). The integration tests start
 their services through the same :func:`start_services`.
 """
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +28,10 @@ import requests
 from common.core.registry import ROOT, ServiceEntry, load_registry
 
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
-LOG_DIR = ROOT / ".run" / "logs"
+RUN_DIR = ROOT / ".run"
+LOG_DIR = RUN_DIR / "logs"
+#: Local runs log every request unless MODELCHAIN_ACCESS_LOG says otherwise.
+LOCAL_DEFAULTS = {"MODELCHAIN_ACCESS_LOG": "1"}
 
 
 @dataclass
@@ -57,11 +66,29 @@ class ServiceProcess:
             self.process.wait()
 
 
-def gunicorn_command(entry: ServiceEntry, bind: str) -> list[str]:
+def process_setting(entry: ServiceEntry, key: str, environ: Mapping[str, str]) -> int:
+    """``WORKERS`` or ``THREADS`` of a service: ``<NAME>_<KEY>``, else
+    ``MODELCHAIN_<KEY>``, else the registry entry's."""
+    for name in (f"{entry.name.upper()}_{key}", f"MODELCHAIN_{key}"):
+        if environ.get(name, "").strip():
+            value = int(environ[name])
+            if value < 1:
+                raise ValueError(f"{name}={value}: must be at least 1")
+            return value
+    return int(getattr(entry, key.lower()))
+
+
+def gunicorn_command(entry: ServiceEntry, bind: str,
+                     environ: Mapping[str, str] | None = None,
+                     pid_file: Path | None = None) -> list[str]:
     """The command line that serves ``entry`` on ``bind``."""
-    return [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONF),
-            "--bind", bind, "--workers", str(entry.workers),
-            "--threads", str(entry.threads), "--chdir", str(ROOT), entry.app]
+    environ = os.environ if environ is None else environ
+    command = [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONF),
+               "--bind", bind,
+               "--workers", str(process_setting(entry, "WORKERS", environ)),
+               "--threads", str(process_setting(entry, "THREADS", environ)),
+               "--chdir", str(ROOT)]
+    return command + (["--pid", str(pid_file)] if pid_file else []) + [entry.app]
 
 
 def service_environment(urls: Mapping[str, str], extra: Mapping[str, str] | None = None,
@@ -90,8 +117,9 @@ def start_services(entries: Iterable[ServiceEntry], *, ports: Mapping[str, int] 
 def _spawn(entry: ServiceEntry, bind: str, url: str, env: dict[str, str],
            log_dir: Path) -> ServiceProcess:
     log_path = log_dir / f"{entry.name}.log"
+    command = gunicorn_command(entry, bind, env, log_dir / f"{entry.name}.pid")
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(gunicorn_command(entry, bind), cwd=ROOT, env=env,
+        process = subprocess.Popen(command, cwd=ROOT, env=env,
                                    stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)  # Ctrl-C reaches us, not them
     return ServiceProcess(entry, url, log_path, process)
@@ -130,40 +158,104 @@ def stop_services(services: Iterable[ServiceProcess]) -> None:
         thread.join()
 
 
+def parse_names(words: Iterable[str], known: Iterable[str]) -> list[str]:
+    """Service names from words separated by spaces or commas, checked against ``known``;
+    a name that is not known raises ``ValueError`` listing the valid ones."""
+    known = list(known)
+    names = [n for word in words for n in re.split(r"[,\s]+", word) if n]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        hints = [f"{n} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(
+            n, known, n=1)) else n for n in unknown]
+        raise ValueError(f"not in the registry: {', '.join(hints)}. Services: "
+                         f"{', '.join(known)}")
+    return list(dict.fromkeys(names))
+
+
+def ports_taken(entries: Iterable[ServiceEntry], host: str = "127.0.0.1") -> list[str]:
+    """``name (host:port)`` of each entry whose port something already listens on."""
+    taken = []
+    for entry in entries:
+        with socket.socket() as sock:
+            # As gunicorn binds: a port left in TIME_WAIT by a service just stopped is
+            # free; only one something listens on is taken.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, entry.port))
+            except OSError:
+                taken.append(f"{entry.name} ({host}:{entry.port})")
+    return taken
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve every registered service (or those named) until Ctrl-C."""
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("names", nargs="*", help="services to start (default: all)")
+    parser.add_argument("names", nargs="*",
+                        help="services to start, by spaces or commas (default: all)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to get ready")
+    parser.add_argument("--log-dir", type=Path, default=LOG_DIR,
+                        help=f"logs and pid files (default {LOG_DIR.relative_to(ROOT)})")
     args = parser.parse_args(argv)
     registry = load_registry()
-    unknown = sorted(set(args.names) - set(registry))
-    if unknown:
-        parser.error(f"not in the registry: {', '.join(unknown)}")
-    entries = [registry[n] for n in (args.names or registry)]
-    return _serve(entries, args.timeout)
+    try:
+        names = parse_names(args.names, registry) or list(registry)
+    except ValueError as e:
+        parser.error(str(e))
+    entries = [registry[n] for n in names]
+    taken = ports_taken(entries)
+    if taken:
+        print(f"error: ports already in use: {', '.join(taken)}. Another `make run` may "
+              "be serving them; stop it, or start other services.", file=sys.stderr)
+        return 1
+    return _serve(entries, args.timeout, args.log_dir)
 
 
-def _serve(entries: list[ServiceEntry], timeout: float) -> int:
+def _serve(entries: list[ServiceEntry], timeout: float, log_dir: Path) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    services = start_services(entries)
+    services = start_services(entries, env={**LOCAL_DEFAULTS, **_own(LOCAL_DEFAULTS)},
+                              log_dir=log_dir)
     try:
-        wait_ready(services, timeout)
-        for service in services:
-            print(f"{service.entry.name} {service.url}", flush=True)
-        print(f"# logs in {LOG_DIR}; Ctrl-C stops all", file=sys.stderr, flush=True)
-        while not stop.wait(1.0):
-            dead = [s for s in services if not s.alive()]
-            if dead:
-                raise RuntimeError(f"{dead[0].entry.name} stopped:\n{dead[0].log_tail()}")
-        return 0
-    except (RuntimeError, TimeoutError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        running = _report_ready(services, timeout, log_dir)
+        while running and not stop.wait(1.0):
+            running = _report_stopped(running)
+        return 0 if running or stop.is_set() else 1
     finally:
         stop_services(services)
+
+
+def _own(defaults: Mapping[str, str]) -> dict[str, str]:
+    """The caller's own values of ``defaults``' keys (they win)."""
+    return {k: os.environ[k] for k in defaults if k in os.environ}
+
+
+def _report_ready(services: list[ServiceProcess], timeout: float,
+                  log_dir: Path) -> list[ServiceProcess]:
+    """Wait for each service; print ``<name> <url>`` for the ready ones and say why the
+    others did not start. Returns the ready ones."""
+    ready = []
+    for service in services:
+        try:
+            wait_ready([service], timeout)
+            ready.append(service)
+        except (RuntimeError, TimeoutError) as e:
+            print(f"error: {service.entry.name} did not start: {e}", file=sys.stderr)
+    for service in ready:
+        print(f"{service.entry.name} {service.url}", flush=True)
+    if ready:
+        print(f"# logs and pid files in {log_dir}; restart one with `make restart "
+              "SERVICE=<name>`; Ctrl-C stops all", file=sys.stderr, flush=True)
+    return ready
+
+
+def _report_stopped(running: list[ServiceProcess]) -> list[ServiceProcess]:
+    """Say which services stopped since the last look; the others keep running."""
+    for service in [s for s in running if not s.alive()]:
+        print(f"error: {service.entry.name} stopped (exit code "
+              f"{service.process.returncode}); the others keep running. Its log:\n"
+              f"{service.log_tail(20)}", file=sys.stderr, flush=True)
+    return [s for s in running if s.alive()]
 
 
 if __name__ == "__main__":

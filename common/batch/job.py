@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from common.client.client import Client
 from .export import export_jsonl
-from .records import Record, SourceInfo, read_records, scan_source
+from .records import Record, SourceError, SourceInfo, read_records, scan_source
 from .scoring import JobAborted, Scorer, build_scorer, check_available
 from .store import FAILED, Outcome, Store
 
@@ -135,6 +135,7 @@ def _run(options: JobOptions, source: SourceInfo, store: Store, job_id: str,
     started, tally, aborted = time.monotonic(), [0], None
     try:
         scorer = make_scorer(options, client)
+        check_fields(options, source, scorer.algo.metadata())
         _score_pending(options, source, store, job_id, scorer, tally)
     except JobAborted as e:
         aborted = str(e)  # what was committed stays; the summary says how to resume
@@ -144,6 +145,31 @@ def _run(options: JobOptions, source: SourceInfo, store: Store, job_id: str,
     job = store.job(job_id)
     return Summary(job_id, source.total, job.done, job.failed, tally[0], seconds, output,
                    store.describe(), aborted)
+
+
+#: Field names that hold an item's id rather than an input of the service.
+ID_FIELD_NAMES = ("id", "_id", "uuid", "key", "item_id", "row_id")
+
+
+def check_fields(options: JobOptions, source: SourceInfo, metadata: dict) -> None:
+    """Refuse, before anything is sent, records whose fields the service does not take
+    (every item would fail with "Unknown field"), and say which option fixes it."""
+    schema = metadata.get("input_schema") or {}
+    if schema.get("additionalProperties", True) is not False or options.fields:
+        return
+    first = next(iter(read_records(source.path, source.fmt, options.id_field, None)), None)
+    if first is None or not isinstance(first.payload, dict):
+        return
+    taken = set(schema.get("properties") or {})
+    extra = sorted(set(first.payload) - taken)
+    if not extra:
+        return
+    ids = [f for f in extra if f.lower() in ID_FIELD_NAMES]
+    hint = f"--id-field {ids[0]} (the item id)" if ids else \
+        f"--fields {','.join(sorted(set(first.payload) & taken)) or '<fields>'}"
+    raise SourceError(f"the records carry {', '.join(extra)}, which {options.service} does "
+                      f"not take, so every item would fail; use {hint}. It takes: "
+                      f"{', '.join(sorted(taken))}.")
 
 
 def make_scorer(options: JobOptions, client: Client | None = None) -> Scorer:

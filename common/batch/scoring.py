@@ -23,7 +23,7 @@ import time
 from typing import Any, Iterable, Sequence
 
 from common.client.bulk import invalid_indexes, item_error
-from common.client.client import Algo, Client
+from common.client.client import Algo, Client, PipeResponse
 from common.core.errors import (InvalidInput, MethodNotAllowed, NotFound, PayloadTooLarge, ServiceError,
                       Unauthorized, UnsupportedMediaType, UpstreamError, VersionMismatch)
 from common.core.registry import load_registry
@@ -102,9 +102,10 @@ class Scorer:
         if record.problem:
             return failure(record, record.problem)
         try:
-            return Outcome(record.item_id, record.index, result=self._send(record.payload, 1))
+            answer = self._send(record.payload, 1)
         except ServiceError as e:
             return failure(record, e)
+        return Outcome(record.item_id, record.index, result=answer.result)
 
     def score_list(self, records: list[Record]) -> list[Outcome]:
         """One list call (chunked mode); every record gets its own outcome."""
@@ -119,15 +120,16 @@ class Scorer:
                 f"the input is over the service's body limit of "
                 f"{self.limits.max_body_bytes} bytes; not sent", service=self.algo.name))]
         try:
-            results = self._send([r.payload for r in records], len(records))
+            answer = self._send([r.payload for r in records], len(records))
         except InvalidInput as e:
             return self._isolate_invalid(records, e)
         except ServiceError as e:
             if e.status in SPLITTABLE and len(records) > 1:
                 return self._halves(records)
             return [failure(r, e) for r in records]
-        return [Outcome(r.item_id, r.index, result=x)
-                for r, x in zip(records, results, strict=True)]
+        errors = answer.errors  # items a later stage refused: failed, the others done
+        return [failure(r, errors[i]) if i in errors else Outcome(r.item_id, r.index, result=x)
+                for i, (r, x) in enumerate(zip(records, answer.result, strict=True))]
 
     def _halves(self, records: list[Record]) -> list[Outcome]:
         middle = len(records) // 2
@@ -142,7 +144,7 @@ class Scorer:
         return failed + (self._score_sendable(good) if good else [])
 
     # -- one HTTP call, with retries for an unreachable service --------------------------
-    def _send(self, body: Any, count: int) -> Any:
+    def _send(self, body: Any, count: int) -> PipeResponse:
         for attempt in range(self.retries + 1):
             try:
                 return self._timed_pipe(body, count)
@@ -164,9 +166,10 @@ class Scorer:
         if down:
             raise ServiceUnavailable(f"{self.algo.name} is unavailable: {error}") from error
 
-    def _timed_pipe(self, body: Any, count: int) -> Any:
+    def _timed_pipe(self, body: Any, count: int) -> PipeResponse:
         started = time.monotonic()
-        result = self.algo.pipe(body, next=self.next_stages, timeout=self.timeout).result
+        answer = self.algo.pipe(body, next=self.next_stages, timeout=self.timeout)
+        result = answer.result
         if isinstance(body, list) and (not isinstance(result, list) or len(result) != count):
             raise UpstreamError(f"{self.algo.name} answered {count} inputs with a result of "
                                 "another length", {"stage": self.algo.name},
@@ -174,7 +177,7 @@ class Scorer:
         self._observe(count, time.monotonic() - started)
         with self._lock:
             self._down_streak = 0
-        return result
+        return answer
 
     def _observe(self, count: int, seconds: float) -> None:
         # A moving average: one slow call must not halve every later call.

@@ -4,13 +4,13 @@
 names next stages (``X-Pipe-Next``); ``bulk.py`` is ``Algo.pipe_many``. This room knows
 only ``common.core``.
 """
-from .bulk import ItemResult
+from .bulk import ItemResult, PartialAnswer, pipe_partial
 from .client import (Algo, Client, PipeResponse, default_client, downstream_budget,
                      reset_default_client)
 from .stages import (PIPE_NEXT_HEADER, Stage, format_stages, parse_stages, select_fields,
                      version_matches)
 
-__all__ = ["Algo", "Client", "ItemResult", "PipeResponse", "PIPE_NEXT_HEADER", "Stage",
+__all__ = ["Algo", "Client", "ItemResult", "PartialAnswer", "PipeResponse", "pipe_partial", "PIPE_NEXT_HEADER", "Stage",
            "default_client", "downstream_budget", "format_stages", "parse_stages",
            "reset_default_client",
            "select_fields", "version_matches"]

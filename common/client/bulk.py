@@ -3,11 +3,11 @@ chunks, with results in input order and per-item errors instead of one failure."
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence
 
 from common.core.context import bind_context
-from common.core.errors import InvalidInput, ServiceError
+from common.core.errors import InvalidInput, ServiceError, UpstreamError
 
 if TYPE_CHECKING:  # for annotations only: client.py imports this module
     from .client import Algo
@@ -64,23 +64,66 @@ def _single(algo: "Algo", index: int, data: Any, timeout: float | None) -> ItemR
 
 def _chunk(algo: "Algo", start: int, items: list[Any],
            timeout: float | None) -> list[ItemResult]:
-    """One batch call; when some items are invalid, they get their own errors and the
-    others are sent again without them."""
+    """One batch call; items refused on the way get their own errors."""
     try:
-        results = algo.pipe(items, timeout=timeout).result
-        return [ItemResult(start + i, result=r) for i, r in enumerate(results)]
-    except InvalidInput as e:
-        bad = invalid_indexes(e, len(items))
-        if not bad or len(bad) == len(items):
-            return [ItemResult(start + i, error=item_error(e, i)) for i in range(len(items))]
-        good = [i for i in range(len(items)) if i not in bad]
-        retried = _chunk(algo, 0, [items[i] for i in good], timeout)
-        merged = {good[r.index]: r for r in retried}
-        merged.update({i: ItemResult(i, error=item_error(e, i)) for i in bad})
-        return [ItemResult(start + i, merged[i].result, merged[i].error)
-                for i in range(len(items))]
+        answer = pipe_partial(algo, items, timeout=timeout)
+    except InvalidInput as e:  # a 400 naming no item: it concerns every item
+        return [ItemResult(start + i, error=item_error(e, i)) for i in range(len(items))]
     except ServiceError as e:
         return [ItemResult(start + i, error=e) for i in range(len(items))]
+    return [ItemResult(start + i, result=r, error=answer.errors.get(i))
+            for i, r in enumerate(answer.results)]
+
+
+@dataclass
+class PartialAnswer:
+    """A batch's answer item by item: ``results[i]`` is None where ``errors[i]`` says
+    why that item failed (and at which stage); ``metadata`` is the last call's."""
+
+    results: list[Any]
+    errors: dict[int, ServiceError]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def pipe_partial(algo: "Algo", items: list[Any], *, next: Sequence[Any] = (),
+                 timeout: float | None = None) -> PartialAnswer:
+    """Pipe a batch so that no item can fail the others: items a service or a later
+    stage refuses come back as errors by index, in ``items``' own numbering.
+
+    The one rule it reads: a 400 naming batch indexes refused those items before any
+    ran, so they fail and the rest are sent again; an accepted batch carries its later
+    refusals in ``metadata.errors``. Any other error concerns the whole call, and raises.
+    """
+    try:
+        answer = algo.pipe(items, next=next, timeout=timeout)
+    except InvalidInput as e:
+        bad = invalid_indexes(e, len(items))
+        if not bad:
+            raise
+        return _without(algo, items, bad, e, next=next, timeout=timeout)
+    results = answer.result if isinstance(answer.result, list) else None
+    if results is None or len(results) != len(items):
+        raise UpstreamError(f"{algo.name} answered {len(items)} inputs with a result of "
+                            "another length.", {"stage": algo.name}, service=algo.name)
+    errors = answer.errors
+    return PartialAnswer([None if i in errors else r for i, r in enumerate(results)],
+                         errors, answer.metadata)
+
+
+def _without(algo: "Algo", items: list[Any], bad: set[int], error: InvalidInput,
+             **options: Any) -> PartialAnswer:
+    """The answer when ``bad`` items were refused: the others sent again alone."""
+    errors: dict[int, ServiceError] = {i: item_error(error, i) for i in bad}
+    good = [i for i in range(len(items)) if i not in bad]
+    results: list[Any] = [None] * len(items)
+    if not good:
+        return PartialAnswer(results, errors)
+    rest = pipe_partial(algo, [items[i] for i in good], **options)
+    for position, index in enumerate(good):
+        results[index] = rest.results[position]
+        if position in rest.errors:
+            errors[index] = rest.errors[position]
+    return PartialAnswer(results, dict(sorted(errors.items())), rest.metadata)
 
 
 def invalid_indexes(error: InvalidInput, count: int) -> set[int]:

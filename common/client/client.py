@@ -24,8 +24,9 @@ from tenacity import (Retrying, retry_if_exception_type, stop_after_attempt,
                       stop_after_delay, wait_exponential)
 
 from common.core import context as ctx
-from common.core.errors import (DeadlineExceeded, InternalError, NotFound, UpstreamError,
-                                VersionMismatch, error_from_envelope)
+from common.core.errors import (ITEM_ERRORS_KEY, DeadlineExceeded, InternalError, NotFound,
+                                ServiceError, UpstreamError, VersionMismatch,
+                                error_from_envelope, item_error_from_document)
 from common.core.registry import load_registry, registry_path
 
 from .bulk import ItemResult, pipe_many
@@ -33,10 +34,23 @@ from .stages import PIPE_NEXT_HEADER, Stage, format_stages, parse_stages, versio
 
 @dataclass
 class PipeResponse:
-    """A service's answer: ``result`` (a list for a batch) and ``metadata``."""
+    """A service's answer: ``result`` (a list for a batch) and ``metadata``.
+
+    In a batch answer, an item that a later stage refused has ``None`` as its result
+    and its error in ``metadata.errors`` under its index (see :attr:`errors`)."""
 
     result: Any
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> dict[int, ServiceError]:
+        """The typed errors of the batch items that failed, by index."""
+        found = self.metadata.get(ITEM_ERRORS_KEY) or {}
+        if not isinstance(found, dict):
+            return {}
+        request_id = self.metadata.get("request_id")
+        return {int(k): item_error_from_document(v, request_id=request_id)
+                for k, v in found.items() if str(k).isdigit()}
 
 
 class Client:

@@ -27,6 +27,7 @@ BASE_DEFAULTS: dict[str, Any] = {
     "BATCH_MAX_SIZE": 32,
     "BATCH_MAX_LATENCY_MS": 5.0,
     "CACHE_SIZE": 0,                         # result cache entries; 0 disables it
+    "CORS_ORIGINS": "",                      # comma-separated origins (or *); none by default
 }
 
 

@@ -129,3 +129,31 @@ def error_from_envelope(status: int, body: Any, *, service: str | None = None,
     if cls is ServiceError:  # an unknown code keeps the remote code and status
         exc.code, exc.status = str(error.get("code")), status
     return exc
+
+
+# ------------------------------------------------------------------ per-item errors
+#: The ``metadata`` key of a batch answer that holds its items' errors.
+ITEM_ERRORS_KEY = "errors"
+
+
+def stage_of(error: ServiceError) -> str | None:
+    """The stage (service) an error comes from: the deepest one its details name."""
+    details = error.details if isinstance(error.details, dict) else {}
+    return details.get("stage") or error.service
+
+
+def item_error_document(error: ServiceError) -> dict[str, Any]:
+    """One item's error as a batch answer carries it in ``metadata.errors``: the
+    envelope body plus the stage that refused the item."""
+    return {**error.to_dict()["error"], "stage": stage_of(error)}
+
+
+def item_error_from_document(document: Any, *, request_id: str | None = None) -> ServiceError:
+    """The typed error of one ``metadata.errors`` entry (the inverse of the above)."""
+    document = document if isinstance(document, dict) else {}
+    cls = error_class_for(document.get("code"))
+    details = document.get("details")
+    details = {**details, "stage": document.get("stage")} if isinstance(details, dict) \
+        and document.get("stage") else details
+    return cls(str(document.get("message") or cls.default_message), details,
+               service=document.get("stage"), request_id=request_id)

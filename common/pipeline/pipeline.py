@@ -28,10 +28,11 @@ from typing import Any, Mapping
 import yaml
 from marshmallow import Schema, fields
 
-from common.client import select_fields
+from common.client import pipe_partial, select_fields
 from common.core.context import add_response_metadata, bind_context
-from common.core.errors import DeadlineExceeded, NotReady, UpstreamError
+from common.core.errors import DeadlineExceeded, InvalidInput, NotReady, UpstreamError, stage_of
 from common.serving import Model, create_service_app
+from common.serving.model import Failed
 
 from .contracts import ContractSource, contracts_in, schema_from_json
 
@@ -211,37 +212,65 @@ class PipelineModel(Model):
         return {"pipeline": {"steps": [s.describe() for s in self.spec.steps]}}
 
     def predict(self, inputs: list[dict[str, Any]]) -> list[Any]:
-        """Each step on the whole batch in turn; per-step timings go into the answer."""
+        """Each step on the whole batch in turn; per-step timings go into the answer.
+
+        An item a step refuses stops there as a :class:`Failed`; the others go on."""
         values, timings = list(inputs), []
         for index, step in enumerate(self.spec.steps):
             started = time.perf_counter()
-            values = self._run(step, values)
+            values = self._step(step, values)
             timings.append({"step": index, **step.describe(),
                             "duration_ms": round((time.perf_counter() - started) * 1000, 3)})
         add_response_metadata(steps=timings)
         return values
 
+    def _step(self, step: Step, values: list[Any]) -> list[Any]:
+        """One step on the items still alive; failed ones are carried over as they are."""
+        alive = [i for i, v in enumerate(values) if not isinstance(v, Failed)]
+        merged = list(values)
+        if alive:
+            for index, output in zip(alive, self._run(step, [values[i] for i in alive])):
+                merged[index] = output
+        return merged
+
     def _run(self, step: Step, values: list[Any]) -> list[Any]:
         if step.kind == "service":
-            return self.algo(step.service).pipe([step.select(v) for v in values]).result
+            partial = pipe_partial(self.algo(step.service), [step.select(v) for v in values])
+            return [Failed(partial.errors[i]) if i in partial.errors else r
+                    for i, r in enumerate(partial.results)]
         if step.kind == "map":
             return [self._map(step, value) for value in values]
         return self._parallel(step, values)
 
-    def _map(self, step: Step, value: Mapping[str, Any]) -> dict[str, Any]:
+    def _map(self, step: Step, value: Mapping[str, Any]) -> Any:
         items = [step.select(v) for v in value[step.over]]
         outcomes = self.algo(step.service).pipe_many(
             items, mode="parallel", workers=step.concurrency)
-        failed = next((o.error for o in outcomes if not o.ok), None)
-        if failed is not None:
-            raise failed
-        return {step.into: [o.result for o in outcomes]}
+        failed = next((o for o in outcomes if not o.ok), None)
+        if failed is None:
+            return {step.into: [o.result for o in outcomes]}
+        if not isinstance(failed.error, InvalidInput):
+            raise failed.error  # the service failed, not this item: the request fails
+        return Failed(_inner_failure(step, failed.index, failed.error))
 
-    def _parallel(self, step: Step, values: list[Any]) -> list[dict[str, Any]]:
+    def _parallel(self, step: Step, values: list[Any]) -> list[Any]:
         names = list(step.branches)
         with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="branch") as pool:
             futures = [pool.submit(bind_context(self._run), step.branches[n], values)
                        for n in names]
             results = [f.result() for f in futures]
-        return [{n: r[i] for n, r in zip(names, results)} for i in range(len(values))]
+        return [_merge_branches(names, [r[i] for r in results]) for i in range(len(values))]
 
+
+def _merge_branches(names: list[str], outputs: list[Any]) -> Any:
+    """One item's branch outputs as one object; a refusal by any branch fails it."""
+    failed = next((o for o in outputs if isinstance(o, Failed)), None)
+    return failed or dict(zip(names, outputs))
+
+
+def _inner_failure(step: Step, index: int, error: InvalidInput) -> InvalidInput:
+    """The error of an item whose list field had an element refused by a map step."""
+    details = error.details if isinstance(error.details, dict) else {"error": error.details}
+    return InvalidInput(f"{step.over}[{index}]: {error.message}",
+                        {step.over: {str(index): details}, "stage": stage_of(error)},
+                        service=error.service, request_id=error.request_id)

@@ -8,6 +8,6 @@ header, body, schema, answer) -> ``validation.py`` (body and items) -> ``runner.
 ``X-Pipe-Next`` asks for it.
 """
 from .app import create_service_app, start_model
-from .model import ANY_SERVICE, Function, Model
+from .model import ANY_SERVICE, Failed, Function, Model
 
-__all__ = ["ANY_SERVICE", "Function", "Model", "create_service_app", "start_model"]
+__all__ = ["ANY_SERVICE", "Failed", "Function", "Model", "create_service_app", "start_model"]

@@ -18,8 +18,8 @@ from common.core.errors import DeadlineExceeded, NotReady, ServiceError
 
 from .auth import parse_keys
 from .docs import docs_blueprint
-from .forwarding import forward, requested_stages
-from .hooks import EXTENSION, install_hooks, render_error, state
+from .forwarding import answer, forward, requested_stages
+from .hooks import EXTENSION, install_cors, install_hooks, render_error, state
 from .metrics import ServiceMetrics
 from .model import Model
 from .openapi import build_spec, json_schema
@@ -84,6 +84,7 @@ def create_service_app(model_cls: type[Model], *, prefix: str | None = None,
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     install_hooks(app)
+    install_cors(app, settings["CORS_ORIGINS"])
     if settings["LOAD_MODEL"] == "sync":
         service_state.runner.start()
     return app
@@ -115,7 +116,7 @@ def _predict() -> Response:
     metadata = _answer_metadata(service_state.model, len(inputs))
     if stages:
         return jsonify(forward(service_state.client, stages, outputs, is_batch, metadata))
-    return jsonify(result=outputs if is_batch else outputs[0], metadata=metadata)
+    return jsonify(answer(outputs, is_batch, metadata))
 
 
 def _run_model(service_state: ServiceState) -> tuple[list, list, bool]:

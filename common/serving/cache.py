@@ -18,6 +18,8 @@ import threading
 from collections import OrderedDict
 from typing import Any, Optional
 
+from .model import Failed
+
 
 
 class _Frozen:
@@ -154,12 +156,18 @@ class Lookup:
         """Store one computed output per miss, in order; returns every output."""
         if len(computed) != len(self.misses):
             raise ValueError(f"{len(self.misses)} misses but {len(computed)} outputs")
-        self._cache._store([self._keys[first] for first in self._groups], computed)
+        # An item that failed (a Failed in place of its output) is never stored.
+        self._cache._store([self._keys[first] if _storable(output) else None
+                            for first, output in zip(self._groups, computed)], computed)
         for (first, indexes), output in zip(self._groups.items(), computed):
             self.outputs[first] = output
             for index in indexes[1:]:  # duplicates get their own copy, not a shared one
                 self.outputs[index] = _Frozen(output).thaw()
         return self.outputs
+
+
+def _storable(output: Any) -> bool:
+    return not isinstance(output, Failed)
 
 
 def _group_misses(keys: list[Optional[str]], missed: list[int]) -> dict[int, list[int]]:

@@ -1,11 +1,19 @@
-"""Hybrid sequencing: a service computes, then forwards its output to the next stages
-named in ``X-Pipe-Next``; the last stage's answer travels back to the caller."""
+"""What ``/predict`` answers: the model's outputs, or, when ``X-Pipe-Next`` names next
+stages, the last stage's answer (hybrid sequencing: compute, then forward).
+
+Per-item failures stay per item at every hop: an item that failed here, or that a next
+stage refused, answers ``None`` and carries its error, in the caller's numbering, in
+``metadata.errors`` (``{"1": {"code", "message", "details", "stage"}}``).
+"""
 from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from common.client import PIPE_NEXT_HEADER, Client, Stage, parse_stages
-from common.core.errors import InvalidInput
+from common.client import PIPE_NEXT_HEADER, Client, Stage, parse_stages, pipe_partial
+from common.core.errors import ITEM_ERRORS_KEY, InvalidInput, ServiceError, \
+    item_error_document
+
+from .model import Failed
 
 
 def requested_stages(headers: Mapping[str, str],
@@ -27,13 +35,56 @@ def requested_stages(headers: Mapping[str, str],
     return stages
 
 
+def answer(outputs: list[Any], is_batch: bool, metadata: dict[str, Any]) -> dict[str, Any]:
+    """The answer document of the model's own outputs."""
+    if not is_batch:
+        if isinstance(outputs[0], Failed):
+            raise outputs[0].error
+        return {"result": outputs[0], "metadata": metadata}
+    errors = {i: o.error for i, o in enumerate(outputs) if isinstance(o, Failed)}
+    results = [None if i in errors else o for i, o in enumerate(outputs)]
+    return {"result": results, "metadata": with_item_errors(metadata, errors)}
+
+
+def with_item_errors(metadata: dict[str, Any],
+                     errors: Mapping[int, ServiceError]) -> dict[str, Any]:
+    """``metadata`` with ``errors`` (by index) in its per-item form, when there are any."""
+    if not errors:
+        return metadata
+    return {**metadata, ITEM_ERRORS_KEY: {str(i): item_error_document(e)
+                                          for i, e in sorted(errors.items())}}
+
+
 def forward(client: Client, stages: list[Stage], outputs: list[Any], is_batch: bool,
             own_metadata: dict[str, Any]) -> dict[str, Any]:
     """Send ``outputs`` to the first stage with the rest as its next stages."""
     first, rest = stages[0], stages[1:]
-    payload = [first.select(o) for o in outputs] if is_batch else first.select(outputs[0])
     ref = first.name + (f"@{first.requirement}" if first.requirement else "")
-    answer = client.algo(ref).pipe(payload, next=rest)
-    downstream = dict(answer.metadata)
-    hops = downstream.pop("hops", None) or [dict(downstream)]
-    return {"result": answer.result, "metadata": {**downstream, "hops": [own_metadata] + hops}}
+    algo = client.algo(ref)
+    if not is_batch:
+        if isinstance(outputs[0], Failed):
+            raise outputs[0].error
+        downstream = algo.pipe(first.select(outputs[0]), next=rest)
+        return _with_hops(downstream.result, downstream.metadata, own_metadata, {})
+    alive = [i for i, o in enumerate(outputs) if not isinstance(o, Failed)]
+    errors = {i: o.error for i, o in enumerate(outputs) if isinstance(o, Failed)}
+    results: list[Any] = [None] * len(outputs)
+    downstream_metadata: dict[str, Any] = {}
+    if alive:
+        partial = pipe_partial(algo, [first.select(outputs[i]) for i in alive], next=rest)
+        for position, index in enumerate(alive):
+            results[index] = partial.results[position]
+            if position in partial.errors:
+                errors[index] = partial.errors[position]
+        downstream_metadata = partial.metadata
+    return _with_hops(results, downstream_metadata, own_metadata, errors)
+
+
+def _with_hops(result: Any, downstream: Mapping[str, Any], own_metadata: dict[str, Any],
+               errors: Mapping[int, ServiceError]) -> dict[str, Any]:
+    """The answer: the last stage's metadata, every hop's, and the items' errors in the
+    caller's numbering (a later stage's own numbering is dropped)."""
+    downstream = {k: v for k, v in downstream.items() if k != ITEM_ERRORS_KEY}
+    hops = downstream.pop("hops", None) or ([dict(downstream)] if downstream else [])
+    metadata = {**downstream, "hops": [own_metadata] + hops}
+    return {"result": result, "metadata": with_item_errors(metadata, errors)}

@@ -7,10 +7,12 @@ import time
 from typing import TYPE_CHECKING
 
 from flask import Flask, Response, current_app, g, jsonify, request
+from flask_cors import CORS
 from werkzeug.exceptions import HTTPException
 
 from common.core import context as ctx
-from common.core.errors import (DeadlineExceeded, InternalError, MethodNotAllowed, NotFound,
+from common.core.errors import (DeadlineExceeded, InternalError, InvalidInput, MethodNotAllowed,
+                                NotFound,
                                 PayloadTooLarge, ServiceError, UnsupportedMediaType,
                                 UpstreamError, error_class_for)
 
@@ -30,6 +32,22 @@ def state() -> "ServiceState":
     return current_app.extensions[EXTENSION]
 
 
+#: What a browser on an allowed origin may send and read (``CORS_ORIGINS``).
+CORS_ALLOW_HEADERS = ["Content-Type", "Authorization", "X-Pipe-Next", "X-Request-Id",
+                      "X-Deadline-Ms", "traceparent"]
+CORS_EXPOSE_HEADERS = ["X-Request-Id", "traceparent"]
+
+
+def install_cors(app: Flask, origins: str) -> None:
+    """Let pages on ``origins`` (comma-separated, or ``*``) call the service from a
+    browser; with none configured, no CORS header is ever sent."""
+    allowed = [o.strip() for o in origins.split(",") if o.strip()]
+    if allowed:
+        CORS(app, origins="*" if "*" in allowed else allowed,
+             allow_headers=CORS_ALLOW_HEADERS, expose_headers=CORS_EXPOSE_HEADERS,
+             methods=["GET", "POST", "OPTIONS"], max_age=600)
+
+
 def install_hooks(app: Flask) -> None:
     """Register the request hooks and error handlers on ``app``."""
     app.before_request(_open_request)
@@ -47,7 +65,9 @@ def _open_request() -> None:
     g.context = ctx.from_headers(request.headers, service_state.config["DEFAULT_TIMEOUT_S"])
     g.context_token = ctx.activate(g.context)
     g.extras_token = ctx.open_response_extras()
-    if service_state.api_keys and request.path not in OPEN_ROUTES:
+    # A CORS preflight (OPTIONS) carries no credentials by design; it reveals nothing.
+    if service_state.api_keys and request.path not in OPEN_ROUTES \
+            and request.method != "OPTIONS":
         check_authorization(request.headers.get("Authorization"), service_state.api_keys)
 
 
@@ -82,12 +102,14 @@ def render_error(error: ServiceError) -> tuple[Response, int]:
 
 def _as_seen_here(error: ServiceError) -> ServiceError:
     """An error from a service this one called is an upstream failure here (502, or 504
-    for a deadline), naming the deepest stage that failed."""
+    for a deadline), naming the deepest stage that failed; a stage that refused the
+    input it was sent still says so (400), since the input came from the caller."""
     if not error.service or error.service == state().model.name:
         return error
     details = error.details if isinstance(error.details, dict) else {}
     stage = details.get("stage") or error.service
-    cls = DeadlineExceeded if isinstance(error, DeadlineExceeded) else UpstreamError
+    cls = next((c for c in (DeadlineExceeded, InvalidInput) if isinstance(error, c)),
+               UpstreamError)
     message = error.message if stage != error.service or error.message.startswith(
         stage) else f"Stage {stage} failed: {error.message}"
     return cls(message, {**details, "stage": stage, "remote_code": details.get(

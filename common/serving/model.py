@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
 
 from marshmallow import Schema
 
 from common.client import Algo, Client, default_client
-from common.core.errors import InternalError
+from common.core.errors import InternalError, ServiceError
 
 log = logging.getLogger(__name__)
 
 #: In ``Model.calls``: the model may call any registered service (the catalog does).
 ANY_SERVICE = "*"
+
+
+@dataclass(frozen=True)
+class Failed:
+    """What ``predict`` returns in place of an output for an item that failed on its own
+    (a later stage refused it), so that the other items of the batch still succeed.
+    The answer then holds ``None`` for it and its error in ``metadata.errors``."""
+
+    error: ServiceError
 
 
 class Model:
@@ -89,7 +99,8 @@ class Model:
         self.predict([self.input_schema().load(self.sample_input)])
 
     def predict(self, inputs: list[dict[str, Any]]) -> list[Any]:
-        """Score a batch of validated inputs; returns one output per input, in order."""
+        """Score a batch of validated inputs; returns one output per input, in order
+        (or a :class:`Failed` for an input that failed alone)."""
         raise NotImplementedError
 
     def metadata(self) -> dict[str, Any]:

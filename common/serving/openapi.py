@@ -41,7 +41,8 @@ def _answer_schemas(model: Model) -> tuple[type[Schema], type[Schema]]:
     single = Schema.from_dict({"result": fields.Nested(model.output_schema, required=True),
                                "metadata": fields.Nested(MetadataSchema, required=True)},
                               name=_schema_name(model, "Response"))
-    batch = Schema.from_dict({"result": fields.List(fields.Nested(model.output_schema),
+    batch = Schema.from_dict({"result": fields.List(fields.Nested(model.output_schema,
+                                                                  allow_none=True),
                                                     required=True),
                               "metadata": fields.Nested(MetadataSchema, required=True)},
                              name=_schema_name(model, "BatchResponse"))

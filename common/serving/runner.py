@@ -15,7 +15,7 @@ from common.core.errors import InternalError
 from .batcher import DynamicBatcher
 from .cache import ResultCache
 from .metrics import ServiceMetrics
-from .model import Model
+from .model import Failed, Model
 
 
 class OutputCountMismatch(InternalError):
@@ -32,7 +32,7 @@ class ModelRunner:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._inside = 0  # /predict requests between arrival and answer
-        self._dump = model.output_schema(many=True).dump
+        self._dump_one = model.output_schema().dump
         self.batcher = self._make_batcher() if config["BATCHING"] and model.batchable \
             else None
         self.cache = self._make_cache() if config["CACHE_SIZE"] and model.deterministic \
@@ -97,7 +97,7 @@ class ModelRunner:
             raise OutputCountMismatch(f"{self.model.name} returned {len(outputs)} outputs "
                                       f"for {len(inputs)} inputs.",
                                       {"inputs": len(inputs), "outputs": len(outputs)})
-        return self._dump(outputs)
+        return [o if isinstance(o, Failed) else self._dump_one(o) for o in outputs]
 
     def _make_batcher(self) -> DynamicBatcher:
         return DynamicBatcher(self._call_model, max_batch_size=self.config["BATCH_MAX_SIZE"],

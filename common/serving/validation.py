@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from common.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
@@ -129,11 +129,32 @@ def Text(max_length: int | None = None, **kwargs: Any) -> fields.String:
     return fields.String(required=True, validate=validators, **kwargs)
 
 
+class ItemErrorSchema(Schema):
+    """Why one item of a batch failed, and at which stage (``metadata.errors``)."""
+
+    code = fields.String(required=True, metadata={"example": "invalid_input"})
+    message = fields.String(required=True)
+    details = fields.Raw(metadata={"description": "Per-field messages."})
+    stage = fields.String(allow_none=True, metadata={
+        "description": "The service that refused the item."})
+
+
 class MetadataSchema(Schema):
-    """The ``metadata`` part of every ``/predict`` answer."""
+    """The ``metadata`` part of every ``/predict`` answer. A service may add keys of its
+    own (a pipeline adds ``steps``), so unknown keys are allowed."""
+
+    class Meta:
+        unknown = INCLUDE
 
     service = fields.String(required=True)
     version = fields.String(required=True)
     request_id = fields.String(required=True)
     duration_ms = fields.Float(required=True)
     batch_size = fields.Integer(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.Nested(ItemErrorSchema),
+                         metadata={"description": "In a batch answer: the items that "
+                                   "failed, by index; their result is null."})
+    steps = fields.List(fields.Dict(), metadata={
+        "description": "A pipeline's steps, each with its duration_ms."})
+    hops = fields.List(fields.Dict(), metadata={
+        "description": "With X-Pipe-Next: every stage's own metadata, in order."})

@@ -35,6 +35,7 @@ class SpeechOutput(Schema):
 
     speech = fields.String(required=True)
     end_session = fields.Boolean(required=True)
+    card = fields.String(metadata={"description": "The Alexa app card's text, if any."})
 
 
 class AlexaSkill(Function):
@@ -75,8 +76,10 @@ def _intent_document(item: Mapping[str, Any]) -> dict[str, Any]:
 def _speech(envelope: Mapping[str, Any]) -> dict[str, Any]:
     response = envelope.get("response", {})
     speech = response.get("outputSpeech", {})
+    card = response.get("card") or {}
     return {"speech": speech.get("text") or speech.get("ssml") or "",
-            "end_session": bool(response.get("shouldEndSession", True))}
+            "end_session": bool(response.get("shouldEndSession", True)),
+            **({"card": card["content"]} if card.get("content") else {})}
 
 
 def make_verifier(config: Mapping[str, Any]) -> Verifier:

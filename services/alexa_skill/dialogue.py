@@ -78,9 +78,28 @@ def _service_handler(intent: ServiceIntent, algo: Callable[[str], Algo], timeout
         except ServiceError as e:  # a failed backend is spoken, never an error status
             log.warning("intent %s: %s failed: %s", intent.name, intent.service, e)
             return ask(apology, reprompt)
-        return ask(intent.say.format_map(_Fields(result)), reprompt) \
-            .card(intent.name, str(result))
+        spoken = intent.say.format_map(_Fields(result))
+        return ask(spoken, reprompt).card(intent.name, card_text(spoken, result))
     return handle
+
+
+def card_text(spoken: str, result: Any) -> str:
+    """The Alexa app card of an answer: what was said, then the answer's fields as
+    ``Name: value`` lines a person reads (never a Python dict printout)."""
+    fields = result.items() if isinstance(result, Mapping) else [("result", result)]
+    lines = [f"{key.replace('_', ' ').capitalize()}: {_readable(value)}"
+             for key, value in fields]
+    return "\n".join([spoken, "", *lines]) if lines else spoken
+
+
+def _readable(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k.replace('_', ' ')} {_readable(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_readable(v) for v in value)
+    return str(value)
 
 
 class _Fields(dict):

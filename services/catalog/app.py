@@ -50,7 +50,8 @@ class ServiceSummary(Schema):
     """One service as the list shows it."""
 
     name = fields.String(required=True)
-    kind = fields.String(required=True, metadata={"enum": ["model", "pipeline", "unknown"]})
+    kind = fields.String(required=True, metadata={"enum": ["model", "function", "pipeline",
+                                                            "unknown"]})
     version = fields.String(required=True)
     description = fields.String(required=True)
     tags = fields.List(fields.String(), required=True)

@@ -36,6 +36,9 @@ def as_mapping(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
 
+KINDS = ("model", "function", "pipeline")
+
+
 @dataclass(frozen=True)
 class ServiceInfo:
     """One registered service as the catalog last saw it."""
@@ -59,11 +62,15 @@ class ServiceInfo:
 
     @property
     def kind(self) -> str:
-        """``pipeline`` when the metadata declares steps, ``model`` for other metadata,
-        ``unknown`` for a service that has not answered."""
+        """``pipeline`` when the metadata declares steps, else what the service says it
+        is (``model`` or ``function``; ``model`` when it does not say); ``unknown`` for
+        a service that has not answered."""
         if not self.metadata:
             return "unknown"
-        return "pipeline" if self.steps else "model"
+        if self.steps:
+            return "pipeline"
+        declared = self.metadata.get("kind")
+        return declared if declared in KINDS else "model"
 
     @property
     def sample_input(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from common.serving.validation import Text
 from .answerer import MAX_CONTEXT_CHARS, MAX_QUESTION_CHARS
 
 STATIC = Path(__file__).with_name("static")
+DEFAULT_CONTEXT = Path(__file__).with_name("context.txt")
 
 
 class QuestionInput(Schema):
@@ -47,6 +48,15 @@ class Chatbot(Model):
     output_schema = AnswerOutput
     sample_input = {"question": "When do you open on Monday?"}
 
+    def __init__(self, config: Mapping[str, Any] | None = None):
+        super().__init__(config)
+        context = Path(self.config.get("CONTEXT_FILE") or DEFAULT_CONTEXT)
+        self.desk = desk_summary(context.read_text(encoding="utf-8"))
+
+    def metadata(self) -> dict[str, Any]:
+        """What the desk knows, for the chat page's greeting."""
+        return {"desk": self.desk}
+
     def load(self) -> None:
         """Load the SavedModel and the deployer's context file (after the fork)."""
         from .answerer import DEFAULT_ARTIFACT, DEFAULT_CONTEXT, Answerer
@@ -57,6 +67,16 @@ class Chatbot(Model):
         """One compiled decode for the whole batch."""
         return self.answerer.answer([item["question"] for item in inputs],
                                     [item.get("context") for item in inputs])
+
+
+def desk_summary(context: str) -> dict[str, Any]:
+    """The context file's first line (its welcome) and its headings (the topics: a
+    line with no colon or full stop, followed by a line of content)."""
+    lines = [line.strip() for line in context.splitlines()]
+    filled = [line for line in lines if line]
+    topics = [line for line, after in zip(lines, lines[1:] + [""])
+              if line and after and ":" not in line and not line.endswith((".", "?", "!"))]
+    return {"welcome": filled[0] if filled else "", "topics": topics}
 
 
 def page_blueprint() -> Blueprint:

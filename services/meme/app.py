@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from flask import Flask
 from marshmallow import Schema, fields, validate
 
-from common import Function, create_service_app
+from common import Failed, Function, InvalidInput, create_service_app
 from common.media.images import (IMAGE_SERVICE_DEFAULTS, Base64Image, ImageLimits, encode_png,
                            open_image, per_item, sample_image, sample_png_base64)
 from common.serving.validation import Text
@@ -116,7 +116,17 @@ class Meme(Function):
         """Check every image first, then make each meme."""
         images = per_item([item["image"] for item in inputs],
                           lambda data: open_image(data, self.limits))
-        return [self._meme(image, item) for image, item in zip(images, inputs)]
+        return [self._meme_or_failed(image, item) for image, item in zip(images, inputs)]
+
+    def _meme_or_failed(self, image, item: dict[str, Any]) -> Any:
+        """One meme; an item a called service refuses fails alone (a 400 from it names
+        that stage), while a service that is down fails the request."""
+        try:
+            return self._meme(image, item)
+        except InvalidInput as e:
+            if not e.service or e.service == self.name:
+                raise
+            return Failed(e)
 
     def _meme(self, image, item: dict[str, Any]) -> dict[str, Any]:
         detections = self._detect(item)

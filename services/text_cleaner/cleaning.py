@@ -70,12 +70,13 @@ _URL_TRAILING = ".,;:!?'\"’”)]}>"
 
 # One pass over the text: URL | @mention | #hashtag.
 # - mention: not preceded by a word char or '@' (so e-mail addresses are left alone),
-#   up to 50 word chars (Twitter allows 15; be lenient).
+#   up to 50 word chars (Twitter allows 15; be lenient), with its possessive ("'s"),
+#   which goes with it when the mention is removed ("@acme's support" -> "support").
 # - hashtag: not preceded by a word char or '#'/'&' and must contain a letter
 #   ("#1" is not a hashtag).
 _ENTITY_RE = re.compile(
     r"(?P<url>(?:https?://|www\.)\S+)"
-    r"|(?<![\w@])@(?P<mention>\w{1,50})"
+    r"|(?<![\w@])@(?P<mention>\w{1,50})(?P<possessive>['\u2019]s\b)?"
     r"|(?<![\w#&])#(?P<hashtag>\w*[^\W\d_]\w*)",
     re.IGNORECASE,
 )
@@ -224,7 +225,9 @@ def clean(text: str, options: CleanOptions = _DEFAULT_OPTIONS) -> dict:
         elif m.group("mention") is not None:
             name = m.group("mention")
             mentions.append(name)
-            parts.append({"remove": " ", "keep": m.group(0), "token": f" {USER_TOKEN} "}[options.mentions])
+            possessive = m.group("possessive") or ""
+            parts.append({"remove": " ", "keep": m.group(0),
+                          "token": f" {USER_TOKEN}{possessive} "}[options.mentions])
         else:
             tag = m.group("hashtag")
             hashtags.append(tag)

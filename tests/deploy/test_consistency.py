@@ -29,7 +29,8 @@ def launched() -> list[str]:
     """The services `make run` (``python -m tools.launcher``) would start, in order."""
     captured = []
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(launcher, "_serve", lambda entries, timeout: captured.extend(entries))
+        patch.setattr(launcher, "_serve", lambda entries, *_: captured.extend(entries))
+        patch.setattr(launcher, "ports_taken", lambda entries: [])
         patch.delenv("MODELCHAIN_REGISTRY", raising=False)
         launcher.main([])
     return [entry.name for entry in captured]

@@ -59,12 +59,28 @@ def test_parallel_merges_branch_outputs(tmp_path, cleaner):
     assert set(model.output_schema().fields) == {"plain", "again"}
 
 
-def test_a_failing_map_item_fails_the_request(tmp_path, cleaner):
+def test_a_refused_map_element_fails_its_own_item_only(tmp_path, cleaner):
     from common.core.errors import InvalidInput
+    from common.serving import Failed
     path = write_pipeline(tmp_path, "  - map: {service: text_cleaner, over: texts}\n")
     model = model_for(path, cleaner)
-    with pytest.raises(InvalidInput):
-        model.predict([{"texts": [{"text": "ok"}, {"text": ""}]}])
+    bad, good = model.predict([{"texts": [{"text": "ok"}, {"text": ""}]},
+                               {"texts": [{"text": "fine"}]}])
+    assert isinstance(bad, Failed) and isinstance(bad.error, InvalidInput)
+    assert bad.error.details["stage"] == "text_cleaner" and "1" in bad.error.details["texts"]
+    assert [r["text"] for r in good["results"]] == ["fine"]
+
+
+def test_an_item_a_later_step_refuses_fails_alone_and_names_the_step(tmp_path, cleaner):
+    from common.serving import Failed
+    path = write_pipeline(tmp_path, "  - service: text_cleaner\n"
+                                    "  - service: text_cleaner\n    take: [text]\n")
+    model = model_for(path, cleaner)
+    first, refused, last = model.predict([{"text": "a #B"}, {"text": "@acme https://t.co/x"},
+                                          {"text": "c"}])
+    assert (first["text"], last["text"]) == ("a B", "c")
+    assert isinstance(refused, Failed) and refused.error.service == "text_cleaner"
+    assert "blank" in refused.error.message
 
 
 def test_metadata_lists_the_steps(tmp_path, cleaner):

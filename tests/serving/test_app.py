@@ -233,3 +233,28 @@ def test_predict_needs_no_registry_unless_it_forwards(tmp_path, monkeypatch):
     assert forwarded.status_code == 500
     error = forwarded.get_json()["error"]
     assert error["code"] == "internal_error" and "missing.yaml" in error["message"]
+
+
+def test_no_cors_header_is_sent_unless_origins_are_configured():
+    answer = make_app().test_client().post("/predict", json={"text": "a"},
+                                           headers={"Origin": "https://page.example"})
+    assert answer.status_code == 200
+    assert not any(h.lower().startswith("access-control") for h in answer.headers.keys())
+
+
+def test_configured_origins_may_call_from_a_browser_and_others_may_not():
+    client = make_app(CORS_ORIGINS="https://page.example", API_KEYS="k1").test_client()
+    preflight = client.options("/predict", headers={
+        "Origin": "https://page.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type, authorization"})
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://page.example"
+    assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    called = client.post("/predict", json={"text": "a"}, headers={
+        "Origin": "https://page.example", "Authorization": "Bearer k1"})
+    assert called.headers["Access-Control-Allow-Origin"] == "https://page.example"
+    assert "X-Request-Id" in called.headers["Access-Control-Expose-Headers"]
+    stranger = client.post("/predict", json={"text": "a"}, headers={
+        "Origin": "https://evil.example", "Authorization": "Bearer k1"})
+    assert "Access-Control-Allow-Origin" not in stranger.headers
+    assert client.post("/predict", json={"text": "a"}).status_code == 401  # keys still hold

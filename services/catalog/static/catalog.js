@@ -43,11 +43,49 @@
     const run = document.getElementById("try-run");
     const sample = input.value;
 
+    const images = document.getElementById("try-images");
+
     function show(kind, message, value) {
       status.className = "try__status try__status--" + kind;
       status.textContent = message;
       output.hidden = value === undefined;
-      output.textContent = value === undefined ? "" : JSON.stringify(value, null, 2);
+      images.replaceChildren();
+      const shown = value === undefined ? undefined : withImages(value, "");
+      output.textContent = value === undefined ? "" : JSON.stringify(shown, null, 2);
+    }
+
+    // Base64 images in an answer (a meme, a download) are shown as pictures, and only
+    // named in the JSON. A data: URL in an <img> runs no script.
+    const IMAGE_MAGIC = {"iVBORw0KGgo": "image/png", "/9j/": "image/jpeg", "R0lGOD": "image/gif"};
+
+    function imageType(value) {
+      if (typeof value !== "string" || value.length < 64) return null;
+      const magic = Object.keys(IMAGE_MAGIC).find(function (m) { return value.startsWith(m); });
+      return magic ? IMAGE_MAGIC[magic] : null;
+    }
+
+    function withImages(value, path) {
+      const type = imageType(value);
+      if (type) {
+        const figure = document.createElement("figure");
+        const img = document.createElement("img");
+        img.src = "data:" + type + ";base64," + value;
+        img.alt = path;
+        img.className = "try__image";
+        const caption = document.createElement("figcaption");
+        caption.textContent = path;
+        figure.append(img, caption);
+        images.appendChild(figure);
+        return "<" + type + ", " + Math.round(value.length * 3 / 4) + " bytes: shown above>";
+      }
+      if (Array.isArray(value)) return value.map(function (v, i) { return withImages(v, path + "[" + i + "]"); });
+      const join = function (k) { return path ? path + "." + k : k; };
+      if (value && typeof value === "object") {
+        const out = {};
+        Object.keys(value).forEach(function (k) { out[k] = withImages(value[k], join(k)); });
+        return out;
+      }
+      return value;
     }
 
     function parseInput() {

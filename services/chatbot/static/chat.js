@@ -110,5 +110,21 @@
     input.focus();
   });
 
+  // The server's own limit and what the desk knows, from GET metadata.
+  async function describeDesk() {
+    try {
+      const response = await fetch("metadata", { headers: { "Accept": "application/json" } });
+      const meta = await response.json();
+      const limit = meta.input_schema.properties.question.maxLength;
+      if (limit) input.maxLength = limit;
+      const desk = meta.desk || {};
+      const topics = (desk.topics || []).map((t) => t.toLowerCase());
+      document.getElementById("greeting").textContent = (desk.welcome || "Hello.") +
+        (topics.length ? " Ask me about " + topics.slice(0, -1).join(", ") +
+          (topics.length > 1 ? " or " : "") + topics[topics.length - 1] + "." : "");
+    } catch (e) { /* the page still works with the defaults in the HTML */ }
+  }
+
   history.forEach(render);
+  describeDesk();
 })();

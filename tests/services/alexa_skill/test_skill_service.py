@@ -48,6 +48,17 @@ def test_built_in_intents_answer_sensibly(skill_app, intent, fragment, ends):
 def test_the_sentiment_intent_pipes_to_sentiment(skill_app):
     result = speak(skill_app.test_client(), "SentimentIntent", text="I love this place")
     assert result["speech"] == "That sounds positive to me."
+    lines = result["card"].splitlines()
+    assert lines[0] == "That sounds positive to me." and "Label: positive" in lines
+    scores = next(line for line in lines if line.startswith("Scores: "))
+    assert "positive 0." in scores and "{" not in result["card"]
+
+
+def test_a_card_reads_as_text_not_as_a_dict():
+    from services.alexa_skill.dialogue import card_text
+    card = card_text("The IT technician is Priya Shah.",
+                     {"answer": "Priya Shah", "confidence": 0.9934})
+    assert card == "The IT technician is Priya Shah.\n\nAnswer: Priya Shah\nConfidence: 0.99"
 
 
 def test_an_empty_slot_is_asked_for(skill_app):

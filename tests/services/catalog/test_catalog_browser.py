@@ -59,3 +59,21 @@ def test_try_it_reports_bad_input_in_the_page(browser, catalog_url):
     assert page.locator("#try-run").is_enabled()   # not stuck pending
     page.click("#try-reset")
     assert "Sooo happy" in page.input_value("#try-input")
+
+
+def test_try_it_shows_an_image_in_the_answer_as_a_picture(browser, live_services,
+                                                          artifacts_dir):
+    from tests.helpers.image_server import image_server
+    urls = live_services("catalog", "downloader",
+                         env={"DOWNLOADER_ALLOW_LIST": image_server().allow_rule})
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(urls["catalog"] + "/services/downloader")
+    page.fill("#try-input", f'{{"url": "{image_server().url("/scene/3.png")}"}}')
+    page.click("#try-run")
+    page.locator("#try-status.try__status--ok").wait_for(timeout=15000)
+    picture = page.locator("#try-images img")
+    assert picture.count() == 1
+    assert page.evaluate("document.querySelector('#try-images img').naturalWidth") > 0
+    assert "image/png" in page.locator("#try-output").inner_text()
+    assert "iVBORw0KGgo" not in page.locator("#try-output").inner_text()  # not raw base64
+    page.screenshot(path=str(artifacts_dir / "catalog-try-image.png"), full_page=True)

@@ -37,6 +37,12 @@ def test_ask_read_reload_and_see_the_error_when_the_service_stops(browser, chatb
                                                                    artifacts_dir):
     page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
     page.goto(chatbot.url + "/")
+    greeting = page.locator("#greeting")
+    greeting.wait_for(timeout=5000)
+    page.wait_for_function("document.getElementById('greeting').textContent.length > 0")
+    assert "Riverside Library" in greeting.inner_text()
+    assert "opening hours" in greeting.inner_text() and "prices" in greeting.inner_text()
+    assert page.get_attribute("#question", "maxlength") == "200"  # the server's limit
     ask(page, "Who is the manager?")
     answer = page.locator(".msg--bot").last
     answer.wait_for(timeout=15000)

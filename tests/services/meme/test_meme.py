@@ -127,3 +127,37 @@ def test_a_meme_batch_and_a_forced_position(meme_url):
     result = requests.post(f"{meme_url}/predict", json=[body, body], timeout=60).json()["result"]
     assert [r["placement"] for r in result] == ["bottom", "bottom"]
     assert result[0]["image"] == result[1]["image"]
+
+
+def test_an_image_a_called_service_refuses_fails_alone():
+    """A batch of two: object_detection refuses the first image; the second is a meme."""
+    from marshmallow import Schema, fields
+
+    from common import Failed, Function, InvalidInput, create_service_app
+    from tests.helpers.vader_sentiment import create_app as vader_app
+
+    class PickyDetector(Function):
+        name = "object_detection"
+        input_schema = Schema.from_dict({"image": fields.String(required=True),
+                                         "min_score": fields.Float()})
+        output_schema = Schema.from_dict({"detections": fields.List(fields.Dict())})
+        sample_input = {"image": "x"}
+
+        def predict(self, inputs):
+            if any(i.get("min_score", 0) > 0.9 for i in inputs):
+                raise InvalidInput("Too strict.", {"min_score": ["Too strict."]})
+            return [{"detections": []} for _ in inputs]
+
+    meme = create_app({"LOAD_MODEL": "sync"}).extensions["modelchain"].model
+    meme.client = Client(urls={}, local={
+        "object_detection": create_service_app(PickyDetector, config={
+            "LOAD_MODEL": "sync", "MAX_TEXT_LENGTH": 10_000_000}),
+        "sentiment": vader_app({"LOAD_MODEL": "sync"})})
+    png = scene_bytes(1)
+    refused, made = meme.predict([
+        {"image": png, "captions": ["A {object}"], "mood": "positive", "position": "auto",
+         "min_score": 0.95},
+        {"image": png, "captions": ["A lovely {object}"], "mood": "positive",
+         "position": "auto", "min_score": 0.5}])
+    assert isinstance(refused, Failed) and refused.error.service == "object_detection"
+    assert made["caption"] == "A lovely thing" and made["detections"] == []
