@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import threading
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -57,6 +58,40 @@ def create_noop_app(name: str = "noop", config: Mapping[str, Any] | None = None)
     """A no-op service named ``name`` (environment prefix ``<NAME>_``)."""
     model_cls = type(f"Noop_{name}", (NoopModel,), {"name": name})
     return create_service_app(model_cls, prefix=f"{name.upper()}_", config=config)
+
+
+class SlowInput(Schema):
+    """How long the request takes."""
+
+    seconds = fields.Float(load_default=0.0)
+
+
+class SlowOutput(Schema):
+    """How long it took."""
+
+    slept = fields.Float(required=True)
+
+
+class SlowModel(Model):
+    """Sleeps as long as asked (at most 30 s): it holds a thread, as a slow model does."""
+
+    name = "slow"
+    version = "1.0.0"
+    description = "Sleeps as long as asked (a benchmark stage)."
+    input_schema = SlowInput
+    output_schema = SlowOutput
+    sample_input = {"seconds": 0}
+
+    def predict(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Sleep, then say how long."""
+        for item in inputs:
+            time.sleep(min(30.0, max(0.0, item["seconds"])))
+        return [{"slept": item["seconds"]} for item in inputs]
+
+
+def create_slow_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The slow service (environment prefix ``SLOW_``)."""
+    return create_service_app(SlowModel, config=config)
 
 
 # ------------------------------------------------------------------ the classic way

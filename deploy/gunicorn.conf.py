@@ -11,7 +11,9 @@ import tempfile
 bind = os.environ.get("MODELCHAIN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("MODELCHAIN_WORKERS", "1"))
 threads = int(os.environ.get("MODELCHAIN_THREADS", "8"))
-worker_class = "gthread"
+# gthread, with the JSON envelope on the errors gunicorn answers itself (deploy/worker.py)
+# (MODELCHAIN_WORKER_CLASS=gthread: gunicorn's own, the baseline of `python -m bench.pressure`)
+worker_class = os.environ.get("MODELCHAIN_WORKER_CLASS", "deploy.worker.ServiceWorker")
 timeout = int(os.environ.get("MODELCHAIN_WORKER_TIMEOUT", "60"))
 graceful_timeout = 10
 keepalive = 5

@@ -62,8 +62,11 @@ class RequestContext:
         return headers
 
 
-def from_headers(headers: Mapping[str, str], default_timeout_s: float | None) -> RequestContext:
-    """The context of an incoming request; a missing or malformed value is replaced."""
+def from_headers(headers: Mapping[str, str], default_timeout_s: float | None,
+                 started: float | None = None) -> RequestContext:
+    """The context of an incoming request; a missing or malformed value is replaced.
+    The deadline counts from ``started`` (a ``time.monotonic()`` reading: when the
+    request arrived), by default from now."""
     kwargs: dict = {}
     request_id = headers.get(REQUEST_ID_HEADER, "")
     if _SAFE_ID.match(request_id):
@@ -71,11 +74,12 @@ def from_headers(headers: Mapping[str, str], default_timeout_s: float | None) ->
     match = _TRACEPARENT.match(headers.get(TRACEPARENT_HEADER, "").strip().lower())
     if match and match.group(1) != "0" * 32:
         kwargs["trace_id"], kwargs["trace_flags"] = match.group(1), match.group(3)
-    kwargs["deadline"] = _deadline(headers.get(DEADLINE_HEADER), default_timeout_s)
+    kwargs["deadline"] = _deadline(headers.get(DEADLINE_HEADER), default_timeout_s, started)
     return RequestContext(**kwargs)
 
 
-def _deadline(budget_ms: str | None, default_timeout_s: float | None) -> float | None:
+def _deadline(budget_ms: str | None, default_timeout_s: float | None,
+              started: float | None = None) -> float | None:
     """A monotonic deadline from a budget header, capped by this service's own timeout."""
     budgets = [default_timeout_s] if default_timeout_s else []
     try:
@@ -84,7 +88,8 @@ def _deadline(budget_ms: str | None, default_timeout_s: float | None) -> float |
         value = math.nan  # absent or garbage: only this service's default applies
     if math.isfinite(value):  # nan, inf and 1e400 are garbage too
         budgets.append(min(max(value, 0.0), MAX_BUDGET_MS) / 1000.0)
-    return time.monotonic() + min(budgets) if budgets else None
+    start = started if started is not None and started <= time.monotonic() else None
+    return (start or time.monotonic()) + min(budgets) if budgets else None
 
 
 _current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(

@@ -69,12 +69,17 @@ def url_field(**kwargs: Any) -> fields.String:
     fetcher checks where it leads (no private addresses), naming the reason."""
     return fields.String(validate=[
         validate.Length(min=1, max=MAX_URL_LENGTH),
-        validate.Regexp(r"(?i)^https?://\S+$", error="Must be an http:// or https:// URL.")],
+        # No inline flags: the pattern is published in JSON Schema, whose regexes lack them.
+        validate.Regexp(r"^[Hh][Tt][Tt][Pp][Ss]?://\S+$",
+                        error="Must be an http:// or https:// URL.")],
         **kwargs)
 
 
 FETCH_DEFAULTS: dict[str, Any] = {
     "ALLOW_PRIVATE": False,
+    # False: only the allow-list is fetched; no other host is even resolved (tests, and
+    # deployments that fetch from known hosts only).
+    "ALLOW_PUBLIC": True,
     "ALLOW_LIST": "",
     "FETCH_MAX_BYTES": 5 * 1024 * 1024,
     "FETCH_CONNECT_TIMEOUT_S": 3.0,
@@ -139,6 +144,7 @@ class FetchPolicy:
     """What may be fetched, and how much and for how long."""
 
     allow_private: bool = False
+    allow_public: bool = True
     allow: tuple[AllowRule, ...] = ()
     max_bytes: int = 5 * 1024 * 1024
     connect_timeout: float = 3.0
@@ -152,6 +158,7 @@ class FetchPolicy:
         """The policy of a service's configuration (the keys of ``FETCH_DEFAULTS``)."""
         settings = {**FETCH_DEFAULTS, **config}
         return cls(allow_private=bool(settings["ALLOW_PRIVATE"]),
+                   allow_public=bool(settings["ALLOW_PUBLIC"]),
                    allow=parse_allow_list(str(settings["ALLOW_LIST"])),
                    max_bytes=int(settings["FETCH_MAX_BYTES"]),
                    connect_timeout=float(settings["FETCH_CONNECT_TIMEOUT_S"]),
@@ -239,6 +246,10 @@ class SafeFetcher:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         if host in METADATA_HOSTS and not self._rule_allows_host(host, port):
             raise refused(url, "metadata", f"{host} is a cloud metadata endpoint.")
+        if not self.policy.allow_public and _ip_literal(host) is None \
+                and not self._rule_allows_host(host, port):
+            raise refused(url, "not_allowed", f"{host} is not on the allow list, and "
+                          "public hosts are not fetched here (ALLOW_PUBLIC is off).")
         addresses = self._resolve(url, host, port)
         for address in addresses:
             self._check_address(url, host, address, port)
@@ -265,6 +276,10 @@ class SafeFetcher:
         if any(rule.matches(host, address, port) for rule in self.policy.allow):
             return
         reason = classify(address)
+        if reason is None and not self.policy.allow_public:
+            raise refused(url, "not_allowed", f"{address} is not on the allow list, and "
+                          "public addresses are not fetched here (ALLOW_PUBLIC is off).",
+                          address=str(address))
         if reason is None or (self.policy.allow_private and reason in PRIVATE_REASONS):
             return
         shown = f"{host} resolves to {address}, which" if str(address) != host else str(address)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 from marshmallow import Schema, fields, validate
 
 from common.core.registry import ROOT
-from common.serving.validation import BLANK_ERROR, Search
+from common.serving.validation import BLANK_ERROR, Flag, Search, Whole
 
 DEFAULT_CONTRACTS = ROOT / "deploy" / "contracts"
 CONTRACT_KEYS = ("name", "version", "kind", "calls", "description", "input_schema",
@@ -74,8 +74,8 @@ def _typed(name: str, spec: Mapping[str, Any], options: dict[str, Any]) -> field
         return fields.List(_field(f"{name}Item", spec.get("items") or {}, False), **options)
     if kind == "object" and "properties" in spec:
         return fields.Nested(schema_from_json(name, spec), **options)
-    simple = {"string": fields.String, "integer": fields.Integer, "number": fields.Float,
-              "boolean": fields.Boolean, "object": fields.Dict}
+    simple = {"string": fields.String, "integer": Whole, "number": fields.Float,
+              "boolean": Flag, "object": fields.Dict}
     return simple.get(kind, fields.Raw)(**options)
 
 

@@ -22,9 +22,9 @@ from .forwarding import answer, forward, requested_stages
 from .hooks import EXTENSION, install_cors, install_hooks, render_error, state
 from .metrics import ServiceMetrics
 from .model import Model
-from .openapi import build_spec, json_schema
+from .openapi import build_spec, json_schema, with_rules
 from .runner import ModelRunner
-from .validation import as_batch, parse_json_body, validate_items
+from .validation import as_batch, parse_json_body, read_body, validate_items
 
 __all__ = ["EXTENSION", "ServiceState", "create_service_app", "render_error",
            "start_model", "state"]
@@ -38,7 +38,11 @@ class ServiceState:
         self.config = config
         self.metrics = ServiceMetrics(model.name)
         self.runner = ModelRunner(model, config, self.metrics)
-        self.spec = build_spec(model)
+        self.limits = {"max_body_bytes": config["MAX_CONTENT_LENGTH"],
+                       "max_batch_size": config["MAX_BATCH_SIZE"],
+                       "max_text_length": config["MAX_TEXT_LENGTH"],
+                       "default_timeout_s": config["DEFAULT_TIMEOUT_S"]}
+        self.spec = build_spec(model, self.limits)
         self.openapi = self.spec.to_dict()
         # Built once: marshmallow 4 schemas keep no per-load state, so threads share it.
         self.input_schema = model.input_schema()
@@ -91,7 +95,9 @@ def create_service_app(model_cls: type[Model], *, prefix: str | None = None,
 
 
 def start_model(app: Flask) -> None:
-    """Begin loading the app's model; gunicorn's post_worker_init hook calls this."""
+    """Begin loading the app's model; gunicorn's post_worker_init hook calls this (with
+    the app itself, or a wrapper of it that names it in ``__wrapped__``)."""
+    app = getattr(app, "__wrapped__", app)
     if EXTENSION in getattr(app, "extensions", {}):
         app.extensions[EXTENSION].ensure_started()
 
@@ -110,7 +116,8 @@ def _routes() -> Blueprint:
 def _predict() -> Response:
     """``POST /predict``: the forwarding header first, then the body and the model."""
     service_state = state()
-    stages = requested_stages(request.headers, lambda: service_state.client)
+    stages = requested_stages(request.headers, lambda: service_state.client,
+                              service_state.model.name)
     with service_state.runner.request_scope():  # counted until the model is done
         inputs, outputs, is_batch = _run_model(service_state)
     metadata = _answer_metadata(service_state.model, len(inputs))
@@ -124,7 +131,8 @@ def _run_model(service_state: ServiceState) -> tuple[list, list, bool]:
     config = current_app.config
     if not service_state.model.ready:
         raise NotReady(details=_load_problem(service_state.model))
-    document = parse_json_body(request.content_type, request.get_data(cache=False))
+    raw = read_body(request.environ, request.content_length, config["MAX_CONTENT_LENGTH"])
+    document = parse_json_body(request.content_type, raw)
     items, is_batch = as_batch(document, config["MAX_BATCH_SIZE"])
     inputs = validate_items(service_state.input_schema, items, is_batch,
                             config["MAX_TEXT_LENGTH"])
@@ -168,13 +176,11 @@ def metadata_document(service_state: ServiceState) -> dict[str, Any]:
         "name": model.name, "version": model.version, "description": model.description,
         "tags": list(model.tags), "ready": model.ready, "kind": model.kind,
         "calls": list(model.calls),
-        "input_schema": json_schema(service_state.spec, model.input_schema),
+        "input_schema": with_rules(json_schema(service_state.spec, model.input_schema),
+                                   model.input_schema, service_state.limits["max_text_length"]),
         "output_schema": json_schema(service_state.spec, model.output_schema),
         "sample_input": model.sample_input,
-        "limits": {"max_body_bytes": config["MAX_CONTENT_LENGTH"],
-                   "max_batch_size": config["MAX_BATCH_SIZE"],
-                   "max_text_length": config["MAX_TEXT_LENGTH"],
-                   "default_timeout_s": config["DEFAULT_TIMEOUT_S"]},
+        "limits": dict(service_state.limits),
         "batching": service_state.runner.describe(),
         **model.metadata()}
 

@@ -16,16 +16,28 @@ from common.core.errors import ITEM_ERRORS_KEY, InvalidInput, ServiceError, \
 from .model import Failed
 
 
-def requested_stages(headers: Mapping[str, str],
-                     get_client: Callable[[], Client]) -> list[Stage]:
+#: The most next stages one request may name, and the longest header naming them.
+MAX_STAGES = 8
+MAX_HEADER_CHARS = 1024
+
+
+def requested_stages(headers: Mapping[str, str], get_client: Callable[[], Client],
+                     own_name: str = "") -> list[Stage]:
     """The stages a request asks to be forwarded to; only registered services allowed.
 
-    The client (and so the registry) is consulted only when the header is present.
+    A chain names at most :data:`MAX_STAGES` stages, each service once and never the
+    service forwarding: every hop holds a thread of the service it waits on, so a chain
+    through one service again could hold all of its threads waiting on itself. The
+    client (and so the registry) is consulted only when the header is present.
     """
     value = headers.get(PIPE_NEXT_HEADER, "").strip()
     if not value:
         return []
+    if len(value) > MAX_HEADER_CHARS:
+        raise InvalidInput(f"{PIPE_NEXT_HEADER} is longer than {MAX_HEADER_CHARS} "
+                           "characters.", {PIPE_NEXT_HEADER: ["Too long."]})
     stages = parse_stages(value)
+    _check_chain([s.name for s in stages], own_name)
     client = get_client()
     unknown = [s.name for s in stages if not client.knows(s.name)]
     if unknown:
@@ -33,6 +45,17 @@ def requested_stages(headers: Mapping[str, str],
                            "is not a registered service; only registered services can be "
                            "next stages.", {PIPE_NEXT_HEADER: unknown})
     return stages
+
+
+def _check_chain(names: list[str], own_name: str) -> None:
+    if len(names) > MAX_STAGES:
+        raise InvalidInput(f"{PIPE_NEXT_HEADER} names {len(names)} stages; at most "
+                           f"{MAX_STAGES} are allowed.", {PIPE_NEXT_HEADER: ["Too many stages."]})
+    repeated = sorted({n for n in names if names.count(n) > 1 or n == own_name})
+    if repeated:
+        raise InvalidInput(f"{PIPE_NEXT_HEADER} names {', '.join(repeated)} again; a chain "
+                           "may pass through each service once, so that no service waits "
+                           "on itself.", {PIPE_NEXT_HEADER: repeated})
 
 
 def answer(outputs: list[Any], is_batch: bool, metadata: dict[str, Any]) -> dict[str, Any]:

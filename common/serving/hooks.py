@@ -62,7 +62,10 @@ def _open_request() -> None:
     service_state = state()
     service_state.ensure_started()
     g.started = time.perf_counter()
-    g.context = ctx.from_headers(request.headers, service_state.config["DEFAULT_TIMEOUT_S"])
+    # Under gunicorn (deploy/worker.py) the budget counts from when the request was
+    # queued for a thread, not from when a thread took it.
+    g.context = ctx.from_headers(request.headers, service_state.config["DEFAULT_TIMEOUT_S"],
+                                 started=request.environ.get("modelchain.queued_at"))
     g.context_token = ctx.activate(g.context)
     g.extras_token = ctx.open_response_extras()
     # A CORS preflight (OPTIONS) carries no credentials by design; it reveals nothing.

@@ -5,14 +5,18 @@ request or answer shapes is written by hand.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
-from common.serving.model import Model
-from common.serving.validation import MetadataSchema
+from .model import Model
+from .validation import MAX_DEPTH, MetadataSchema
+
+#: The limits of a service on the base defaults (for a spec built without a config).
+DEFAULT_LIMITS = {"max_body_bytes": 10 * 1024 * 1024, "max_batch_size": 64,
+                  "max_text_length": 5000, "default_timeout_s": 30.0}
 
 OPENAPI_VERSION = "3.0.3"
 
@@ -57,14 +61,17 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
         "application/json": {"schema": "Error"}}} for s in statuses}
 
 
-def _predict_operation(model: Model, input_name: str, single: str, batch: str) -> dict:
+def _predict_operation(model: Model, input_name: str, single: str, batch: str,
+                       limits: Mapping[str, Any]) -> dict:
     item = {"$ref": f"#/components/schemas/{input_name}"}
     return {
         "summary": f"Run {model.name} on one input or a batch",
         "description": "Send one object, or a list of objects (a batch) for a list of "
-                       "results in the same order.",
+                       "results in the same order. " + describe_limits(limits),
+        "x-modelchain-limits": dict(limits),
         "requestBody": {"required": True, "content": {"application/json": {
-            "schema": {"oneOf": [item, {"type": "array", "items": item, "minItems": 1}]},
+            "schema": {"oneOf": [item, {"type": "array", "items": item, "minItems": 1,
+                                        "maxItems": limits["max_batch_size"]}]},
             "example": model.sample_input}}},
         "responses": {"200": {"description": "The result (a list for a batch)", "content": {
             "application/json": {"schema": {"oneOf": [
@@ -81,8 +88,44 @@ def _plain_operation(summary: str, content_type: str = "application/json") -> di
                                                         else {"type": "string"}}}}}}}
 
 
-def build_spec(model: Model) -> APISpec:
-    """The service's OpenAPI document as an :class:`APISpec`."""
+def describe_limits(limits: Mapping[str, Any]) -> str:
+    """The limits as a sentence, for the spec's descriptions."""
+    return (f"Limits: a body of at most {limits['max_body_bytes']} bytes, a batch of at "
+            f"most {limits['max_batch_size']} items, every string at most "
+            f"{limits['max_text_length']} characters of valid Unicode, nesting at most "
+            f"{MAX_DEPTH} levels; a request without X-Deadline-Ms gets "
+            f"{limits['default_timeout_s']} s.")
+
+
+def with_rules(schema: dict[str, Any], schema_cls: type[Schema],
+               max_text_length: int) -> dict[str, Any]:
+    """An input JSON Schema with the rules the service enforces beyond marshmallow's
+    fields: every string's length limit, and exactly-one-of field groups."""
+    _cap_strings(schema, max_text_length)
+    names = getattr(schema_cls, "exactly_one_of", ())
+    if names:
+        schema["oneOf"] = [{"required": [name]} for name in names]
+    return schema
+
+
+def _cap_strings(node: Any, limit: int) -> None:
+    """Set ``maxLength`` on every string schema to at most ``limit`` (walked with a
+    stack: schemas nest)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, list):
+            stack.extend(current)
+        elif isinstance(current, dict):
+            if current.get("type") == "string":
+                current["maxLength"] = min(current.get("maxLength", limit), limit)
+            stack.extend(current.values())
+
+
+def build_spec(model: Model, limits: Mapping[str, Any] | None = None) -> APISpec:
+    """The service's OpenAPI document as an :class:`APISpec`; ``limits`` (as
+    ``/metadata`` gives them) are stated in it."""
+    limits = limits or DEFAULT_LIMITS
     spec = APISpec(title=model.name, version=model.version, openapi_version=OPENAPI_VERSION,
                    plugins=[MarshmallowPlugin()], info={"description": model.description})
     input_name, output_name = _schema_name(model, "Input"), _schema_name(model, "Output")
@@ -94,7 +137,10 @@ def build_spec(model: Model) -> APISpec:
     spec.components.schema(single.__name__, schema=single)
     spec.components.schema(batch.__name__, schema=batch)
     spec.path(path="/predict", operations={"post": _predict_operation(
-        model, input_name, single.__name__, batch.__name__)})
+        model, input_name, single.__name__, batch.__name__, limits)})
+    # The input as published: inlined, with the rules marshmallow's fields do not carry.
+    spec.components.schemas[input_name] = with_rules(
+        json_schema(spec, model.input_schema), model.input_schema, limits["max_text_length"])
     spec.path(path="/healthz", operations=_plain_operation("Liveness: the process answers"))
     spec.path(path="/readyz", operations=_plain_operation("Readiness: model loaded, warmed"))
     spec.path(path="/metadata", operations=_plain_operation("Name, version, schemas, sample"))

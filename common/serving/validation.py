@@ -2,11 +2,34 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Mapping
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from common.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+
+
+def read_body(environ: Mapping[str, Any], content_length: int | None, limit: int) -> bytes:
+    """The request body, never cut: over ``limit`` bytes it is a 413, whether the body
+    is framed by Content-Length (refused before reading) or chunked (refused at the
+    first byte past the limit); a body whose framing is broken (a bad chunk size) is a
+    400."""
+    if content_length is not None and content_length > limit:
+        raise PayloadTooLarge(f"The body is over the limit of {limit} bytes.",
+                              {"max_body_bytes": limit, "content_length": content_length})
+    stream = environ.get("wsgi.input")
+    if stream is None or (content_length is None and not environ.get("wsgi.input_terminated")):
+        return b""
+    try:
+        data = stream.read(content_length if content_length is not None else limit + 1)
+    except Exception as e:  # the server's reader: a malformed chunk, a broken frame
+        raise InvalidInput("The body could not be read: its framing is malformed.",
+                           {"body": [type(e).__name__]}) from e
+    if len(data) > limit:
+        raise PayloadTooLarge(f"The body is over the limit of {limit} bytes.",
+                              {"max_body_bytes": limit})
+    return data
 
 
 def parse_json_body(content_type: str | None, raw: bytes) -> Any:
@@ -55,29 +78,48 @@ def validate_items(schema: Schema, items: list[Any], is_batch: bool,
     raise InvalidInput(_summary(problems, is_batch), details)
 
 
+#: How deeply an input may nest lists and objects; deeper is refused, never recursed.
+MAX_DEPTH = 32
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _load_item(schema: Schema, item: Any, max_text_length: int) -> dict:
-    """One item through the configured text limit, then through the schema."""
+    """One item through the configured limits, then through the schema."""
     if not isinstance(item, Mapping):
         raise ValidationError({"_schema": ["Not an object."]})
-    too_long = {path: [f"Longer than the maximum of {max_text_length} characters."]
-                for path in _long_strings(item, max_text_length)}
-    if too_long:
-        raise ValidationError(too_long)
+    problems = string_problems(item, max_text_length)
+    if problems:
+        raise ValidationError(problems)
     return schema.load(item)
 
 
-def _long_strings(value: Any, limit: int, path: str = "") -> list[str]:
-    """Dotted paths of the strings in ``value`` longer than ``limit``."""
-    if isinstance(value, str):
-        return [path] if len(value) > limit else []
-    if isinstance(value, Mapping):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return []
-    return [p for key, child in items
-            for p in _long_strings(child, limit, f"{path}.{key}".strip("."))]
+def string_problems(value: Any, limit: int) -> dict[str, list[str]]:
+    """Messages by dotted path for what no field may hold: a string over ``limit``
+    characters, text that is not valid Unicode (a lone surrogate, from a ``\\ud800``
+    escape or from bytes that are not UTF-8), or nesting deeper than :data:`MAX_DEPTH`.
+    Walked with an explicit stack, so no input can exhaust the recursion limit."""
+    problems: dict[str, list[str]] = {}
+    stack: list[tuple[str, Any, int]] = [("", value, 0)]
+    while stack:
+        path, node, depth = stack.pop()
+        if isinstance(node, str):
+            _check_text(path, node, limit, problems)
+        elif isinstance(node, (Mapping, list)):
+            if depth >= MAX_DEPTH:
+                problems[path or "body"] = [f"Nested deeper than {MAX_DEPTH} levels."]
+                continue
+            pairs = node.items() if isinstance(node, Mapping) else enumerate(node)
+            stack.extend((f"{path}.{key}".strip("."), child, depth + 1)
+                         for key, child in pairs)
+    return dict(sorted(problems.items()))
+
+
+def _check_text(path: str, text: str, limit: int, problems: dict) -> None:
+    if len(text) > limit:
+        problems[path] = [f"Longer than the maximum of {limit} characters."]
+    elif _SURROGATE.search(text):
+        problems[path] = ["Not valid Unicode text (a lone surrogate, or bytes that are "
+                          "not UTF-8)."]
 
 
 def _summary(problems: dict[str, Any], is_batch: bool) -> str:
@@ -127,6 +169,38 @@ def Text(max_length: int | None = None, **kwargs: Any) -> fields.String:
         validators.append(validate.Length(
             max=max_length, error="Longer than the maximum of {max} characters."))
     return fields.String(required=True, validate=validators, **kwargs)
+
+
+class _StrictBoolean(fields.Boolean):
+    """``true`` or ``false`` only (Python's ``1 == True`` lets marshmallow's own pass 1)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+def Flag(**kwargs: Any) -> fields.Boolean:
+    """A boolean that is ``true`` or ``false``, not ``0``, ``1`` or ``"yes"``."""
+    return _StrictBoolean(**kwargs)
+
+
+def Whole(**kwargs: Any) -> fields.Integer:
+    """An integer that is a JSON integer, not ``2.0`` or ``2.589e-42``."""
+    return fields.Integer(strict=True, **kwargs)
+
+
+class InputSchema(Schema):
+    """A service's input schema. ``exactly_one_of`` names fields of which an input must
+    have exactly one; it is enforced here and published in the OpenAPI (``oneOf``)."""
+
+    exactly_one_of: tuple[str, ...] = ()
+
+    @validates_schema
+    def _exactly_one(self, data: dict, **_: Any) -> None:
+        names = type(self).exactly_one_of
+        if names and sum(name in data for name in names) != 1:
+            raise ValidationError(f"Give exactly one of {', '.join(names)}.", names[0])
 
 
 class ItemErrorSchema(Schema):

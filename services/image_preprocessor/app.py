@@ -14,6 +14,7 @@ from flask import Flask
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from common import Function, create_service_app
+from common.serving.validation import Flag, Whole
 from common.media.images import (IMAGE_SERVICE_DEFAULTS, Base64Image, ImageLimits, open_image,
                            per_item, sample_png_base64)
 
@@ -34,13 +35,13 @@ class PreprocessInput(Schema):
     order, before any reordering), at ``width`` x ``height``."""
 
     image = Base64Image(required=True)
-    width = fields.Integer(load_default=224, validate=validate.Range(min=1, max=MAX_SIDE))
-    height = fields.Integer(load_default=224, validate=validate.Range(min=1, max=MAX_SIDE))
+    width = Whole(load_default=224, validate=validate.Range(min=1, max=MAX_SIDE))
+    height = Whole(load_default=224, validate=validate.Range(min=1, max=MAX_SIDE))
     resize = fields.String(load_default="stretch", validate=validate.OneOf(RESIZE_MODES),
                            metadata={"description": "stretch (ignore the aspect ratio), "
                                      "letterbox (fit and pad, centred) or center_crop "
                                      "(fill and cut the edges)"})
-    pad_value = fields.Integer(load_default=0, validate=validate.Range(min=0, max=255))
+    pad_value = Whole(load_default=0, validate=validate.Range(min=0, max=255))
     scale = fields.Float(load_default=1 / 255, allow_nan=False,
                          metadata={"description": "Pixels (0..255) are multiplied by this "
                                    "first: 1/255 gives 0..1, 1 keeps 0..255."})
@@ -51,7 +52,7 @@ class PreprocessInput(Schema):
     channel_order = fields.String(load_default="RGB", validate=validate.OneOf(("RGB", "BGR")))
     layout = fields.String(load_default="HWC", validate=validate.OneOf(("HWC", "CHW")),
                            metadata={"description": "HWC (TensorFlow) or CHW (PyTorch)"})
-    batch_dim = fields.Boolean(load_default=False,
+    batch_dim = Flag(load_default=False,
                                metadata={"description": "Add a leading batch axis of 1."})
     encoding = fields.String(load_default="base64", validate=validate.OneOf(("base64", "list")),
                              metadata={"description": "base64 (raw little-endian float32, "

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 from common import Model, create_service_app
 from common.core import context as ctx
 from common.media.images import (IMAGE_SERVICE_DEFAULTS, Base64Image, ImageLimits, open_image,
                            per_item, sample_png_base64, to_array)
 from common.media.safe_fetch import FETCH_DEFAULTS, FetchPolicy, SafeFetcher, url_field
+from common.serving.validation import InputSchema, Whole
 
 from .detector import Detection, Detector
 from .label_map import load_label_map
@@ -23,21 +24,17 @@ from .label_map import load_label_map
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
-class DetectInput(Schema):
+class DetectInput(InputSchema):
     """One image, as base64 or as a URL (exactly one), and the score cut-off."""
 
-    image = Base64Image(metadata={"example": "<base64 PNG>"})
+    exactly_one_of = ("image", "url")
+    image = Base64Image(metadata={"description": "The image file, base64-encoded."})
     url = url_field(metadata={
         "description": "An http(s) URL of the image, fetched with the downloader's checks "
                        "(no private addresses, size and time limits)."})
     min_score = fields.Float(load_default=0.5, validate=validate.Range(min=0.0, max=1.0),
                              metadata={"description": "Detections scoring less are left out."})
-    max_detections = fields.Integer(load_default=100, validate=validate.Range(min=1, max=100))
-
-    @validates_schema
-    def _one_source(self, data: dict, **_: Any) -> None:
-        if ("image" in data) == ("url" in data):
-            raise ValidationError("Give exactly one of 'image' (base64) or 'url'.", "image")
+    max_detections = Whole(load_default=100, validate=validate.Range(min=1, max=100))
 
 
 class BoxSchema(Schema):

@@ -8,7 +8,7 @@ from flask import Flask
 from marshmallow import Schema, fields, validate
 
 from common import Function, create_service_app
-from common.serving.validation import Text
+from common.serving.validation import Flag, Text
 
 from .cleaning import (EMOJI_MODES, HASHTAG_MODES, MENTION_MODES, SUPPORTED_LANGUAGES,
                        URL_MODES, CleanOptions, clean, preload_languages)
@@ -24,7 +24,7 @@ class CleanInput(Schema):
 
     text = Text(metadata={"description": "Raw text, e.g. a tweet.",
                           "example": "Sooo happy with @acme's support!! #BestDayEver"})
-    lowercase = fields.Boolean(load_default=False)
+    lowercase = Flag(load_default=False)
     urls = _choice(URL_MODES, "remove", "remove, keep, or replace by <url>")
     mentions = _choice(MENTION_MODES, "remove", "remove, keep, or replace by <user>")
     hashtags = _choice(HASHTAG_MODES, "word", "word (drop '#', split CamelCase), keep, remove")

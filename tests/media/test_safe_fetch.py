@@ -218,3 +218,18 @@ def test_the_policy_comes_from_configuration():
                                       "FETCH_MAX_BYTES": 10, "FETCH_MAX_REDIRECTS": 1})
     assert policy.allow_private and len(policy.allow) == 2
     assert (policy.max_bytes, policy.max_redirects) == (10, 1)
+
+
+def test_with_public_fetching_off_only_the_allow_list_is_fetched_and_nothing_resolved():
+    from common.core.errors import InvalidInput
+    from common.media.safe_fetch import FetchPolicy, SafeFetcher
+    asked: list[str] = []
+    fetcher = SafeFetcher(FetchPolicy.from_config({"ALLOW_PUBLIC": False,
+                                                   "ALLOW_LIST": "127.0.0.1:9"}),
+                          resolver=lambda host, port: asked.append(host) or ["93.184.216.34"])
+    for url in ("http://example.com/a.png", "http://93.184.216.34/a.png"):
+        with pytest.raises(InvalidInput) as info:
+            fetcher.check(url)
+        assert info.value.details["reason"] == "not_allowed"
+    assert asked == []
+    assert fetcher.check("http://127.0.0.1:9/x.png").port == 9

@@ -19,7 +19,14 @@ def test_the_pipeline_takes_its_schemas_from_its_first_and_last_steps_contracts(
     from services.sentiment import create_app as sentiment_app
     from services.text_cleaner import create_app as cleaner_app
     own = metadata(create_app({"LOAD_MODEL": "off"}))
-    assert own["input_schema"] == metadata(cleaner_app({"LOAD_MODEL": "off"}))["input_schema"]
+    cleaner = metadata(cleaner_app({"LOAD_MODEL": "off"}))["input_schema"]
+    # the same fields and rules, every string capped at the pipeline's tightest limit
+    assert own["input_schema"]["properties"]["text"]["maxLength"] == 2000
+    assert cleaner["properties"]["text"]["maxLength"] == 5000
+    for schema in (own["input_schema"], cleaner):
+        for prop in schema["properties"].values():
+            prop.pop("maxLength", None)
+    assert own["input_schema"] == cleaner
     sentiment = metadata(sentiment_app({"LOAD_MODEL": "off"}))
     assert own["output_schema"] == sentiment["output_schema"]
     assert own["limits"]["max_text_length"] == sentiment["limits"]["max_text_length"]

@@ -1,0 +1,191 @@
+"""The gunicorn worker every service runs: gunicorn's threaded worker (gthread), made to
+answer in our JSON envelope and to keep a service answering under pressure.
+
+- **JSON errors from gunicorn itself.** gunicorn answers some requests before any
+  application sees them: a request line over its limit (414), headers over theirs
+  (431), malformed framing (400), an unsupported transfer coding (501). It renders them
+  with ``gunicorn.util.write_error`` as an HTML page and has no setting to change that;
+  the worker class is the extension point it offers, so this worker writes
+  ``{"error": {"code", "message", "details"}}`` instead.
+- **Time waiting for a thread counts.** Each connection is stamped when it is queued
+  for a thread; the service counts a request's deadline from then
+  (``environ["modelchain.queued_at"]``), not from when a thread picked it up.
+- **No request waits for a thread past its deadline.** Every 0.1 s the main loop looks
+  at the requests still queued: one whose ``X-Deadline-Ms`` has passed is answered 504,
+  and one that waited ``MODELCHAIN_MAX_QUEUE_WAIT_S`` (0.8 s; 0: no limit) is answered
+  503 with ``Retry-After``, from the main loop, without a thread.
+- **Slow headers are bounded.** A new connection's reads time out after
+  ``MODELCHAIN_READ_TIMEOUT_S`` (10 s), so a client that trickles its headers holds a
+  thread that long at most. A buffering front (``deploy/``) is the full answer.
+
+``deploy/gunicorn.conf.py`` sets it as ``worker_class``.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import socket
+import threading
+import time
+
+from gunicorn import util
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+#: Error codes of the statuses gunicorn answers itself.
+CODES = {400: "bad_request", 403: "forbidden", 414: "request_line_too_long",
+         417: "expectation_failed", 431: "headers_too_large", 500: "internal_error",
+         501: "not_implemented", 503: "busy", 504: "deadline_exceeded"}
+QUEUED_AT = "modelchain.queued_at"
+SWEEP_S = 0.1
+_DEADLINE_HEADER = re.compile(rb"\r\nx-deadline-ms:[ \t]*([0-9]{1,9}(?:\.[0-9]*)?)", re.I)
+_current = threading.local()
+
+
+def json_error_response(status: int, reason: str, message: str,
+                        headers: tuple[str, ...] = ()) -> bytes:
+    """A complete HTTP/1.1 response carrying the JSON error envelope."""
+    body = json.dumps({"error": {
+        "code": CODES.get(status, "http_error"), "message": message or reason,
+        "details": {"status": status, "reason": reason}}}).encode()
+    head = [f"HTTP/1.1 {status} {reason}", "Connection: close",
+            "Content-Type: application/json", f"Content-Length: {len(body)}", *headers]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """``gunicorn.util.write_error`` with our envelope in place of its HTML page."""
+    util.write_nonblock(sock, json_error_response(int(status_int), reason, mesg))
+
+
+def _seconds(name: str, default: float) -> float:
+    try:
+        return max(0.0, float(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+class ServiceConn(TConn):
+    """A connection whose reads and writes time out (new connections only: gunicorn
+    makes a kept-alive socket blocking again without one)."""
+
+    def init(self) -> None:
+        first = not self.initialized
+        super().init()
+        if first:
+            self.sock.settimeout(_seconds("MODELCHAIN_READ_TIMEOUT_S", 10.0) or None)
+
+
+class ServiceWorker(ThreadWorker):
+    """gthread with JSON errors, deadlines counted from the queue, and no request left
+    waiting for a thread past its deadline or the queue-wait limit."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._queued: dict[ServiceConn, object] = {}
+        self.max_queue_wait = _seconds("MODELCHAIN_MAX_QUEUE_WAIT_S", 0.8)
+        self.default_deadline = _seconds("MODELCHAIN_DEFAULT_TIMEOUT_S", 30.0)
+
+    def init_process(self) -> None:
+        # handle_error (gunicorn.workers.base) looks write_error up on util at call
+        # time, in this worker process only.
+        util.write_error = write_json_error
+        super().init_process()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        app = self.wsgi
+
+        def stamped(environ, start_response):
+            environ[QUEUED_AT] = getattr(_current, "queued_at", None)
+            return app(environ, start_response)
+        stamped.__wrapped__ = app  # the app itself, for post_worker_init
+        self.wsgi = stamped
+
+    def accept(self, listener) -> None:
+        """gthread's accept, with a :class:`ServiceConn`."""
+        try:
+            client_sock, client_addr = listener.accept()
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        client_sock.setblocking(True)
+        self.enqueue_req(ServiceConn(self.cfg, client_sock, client_addr,
+                                     listener.getsockname()))
+
+    def enqueue_req(self, conn) -> None:
+        """Queue a connection for a thread, stamped, and watched while it waits."""
+        conn.queued_at = time.monotonic()
+        future = self.tpool.submit(self._run_queued, conn)
+        self._queued[conn] = future
+        future.add_done_callback(
+            lambda fut: self.method_queue.defer(self.finish_request, conn, fut))
+
+    def _run_queued(self, conn):
+        self._queued.pop(conn, None)
+        _current.queued_at = conn.queued_at
+        try:
+            return self.handle(conn)
+        finally:
+            _current.queued_at = None
+
+    def wait_for_and_dispatch_events(self, timeout) -> None:
+        super().wait_for_and_dispatch_events(min(timeout, SWEEP_S) if self._queued
+                                             else timeout)
+        self._answer_overdue()
+
+    def _answer_overdue(self) -> None:
+        """Answer, from the main loop, each queued request past its deadline or the
+        queue-wait limit; a request a thread has taken meanwhile is left to it."""
+        now = time.monotonic()
+        for conn, future in list(self._queued.items()):
+            verdict = self._overdue(conn, now)
+            if verdict and future.cancel():  # not started: it is ours to answer
+                self._queued.pop(conn, None)
+                self._refuse(conn, *verdict)
+
+    def _overdue(self, conn, now: float):
+        waited = now - conn.queued_at
+        budget = _peeked_budget(conn.sock)
+        if budget is not None and waited >= budget:
+            return (504, "Gateway Timeout",
+                    "The deadline passed while the request waited for a thread.", ())
+        if self.max_queue_wait and waited >= self.max_queue_wait:
+            return (503, "Service Unavailable", "Every thread of the service is busy; "
+                    "try again shortly.", ("Retry-After: 1",))
+        if waited >= self.default_deadline:
+            return (504, "Gateway Timeout",
+                    "The service's own deadline passed while the request waited.", ())
+        return None
+
+    def _refuse(self, conn, status: int, reason: str, message: str, headers) -> None:
+        try:
+            conn.sock.setblocking(True)
+            conn.sock.settimeout(1.0)
+            conn.sock.sendall(json_error_response(status, reason, message, headers))
+        except OSError:
+            pass  # the client is gone; finish_request closes the socket either way
+
+
+def _peeked_budget(sock) -> float | None:
+    """The ``X-Deadline-Ms`` budget (seconds) of the request waiting on ``sock``, read
+    without consuming it; None when its headers have not arrived or carry none.
+
+    It peeks through a duplicate of the descriptor: a Python socket with a timeout
+    waits for data before any recv, MSG_DONTWAIT or not, and the main loop must never
+    wait (a thread may have taken the connection since it was looked at)."""
+    try:
+        peeker = socket.socket(fileno=os.dup(sock.fileno()))
+    except OSError:
+        return None
+    try:
+        data = peeker.recv(8192, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except OSError:  # BlockingIOError: nothing has arrived yet
+        return None
+    finally:
+        peeker.close()
+    match = _DEADLINE_HEADER.search(data)
+    return float(match.group(1)) / 1000.0 if match else None
