@@ -27,7 +27,7 @@ from .runner import ModelRunner
 from .validation import as_batch, parse_json_body, read_body, validate_items
 
 __all__ = ["EXTENSION", "ServiceState", "create_service_app", "render_error",
-           "start_model", "state"]
+           "request_body", "start_model", "state"]
 
 
 class ServiceState:
@@ -126,13 +126,19 @@ def _predict() -> Response:
     return jsonify(answer(outputs, is_batch, metadata))
 
 
+def request_body() -> bytes:
+    """The current request's body, never cut: over ``MAX_CONTENT_LENGTH`` a 413 (also
+    when chunked), malformed framing a 400. Routes of a service's own read it here."""
+    return read_body(request.environ, request.content_length,
+                     current_app.config["MAX_CONTENT_LENGTH"])
+
+
 def _run_model(service_state: ServiceState) -> tuple[list, list, bool]:
     """Validate the request and run the model: inputs, outputs and the batch flag."""
     config = current_app.config
     if not service_state.model.ready:
         raise NotReady(details=_load_problem(service_state.model))
-    raw = read_body(request.environ, request.content_length, config["MAX_CONTENT_LENGTH"])
-    document = parse_json_body(request.content_type, raw)
+    document = parse_json_body(request.content_type, request_body())
     items, is_batch = as_batch(document, config["MAX_BATCH_SIZE"])
     inputs = validate_items(service_state.input_schema, items, is_batch,
                             config["MAX_TEXT_LENGTH"])

@@ -16,7 +16,7 @@ from marshmallow import Schema, fields, validate
 from common import ANY_SERVICE, Function, NotReady, create_service_app
 from common.alexa import AlexaRequest, RequestVerifier, Verifier, default_fetcher
 from common.alexa.verify import load_pem_certificates
-from common.serving.app import state
+from common.serving.app import request_body, state
 
 from .dialogue import BUILT_IN, DEFAULT_INTENTS, build_skill, load_dialogue
 
@@ -113,7 +113,7 @@ def alexa_blueprint() -> Blueprint:
         model = state().model
         if not model.ready:
             raise NotReady()
-        document = model.verifier.verify(request.headers, request.get_data(cache=False))
+        document = model.verifier.verify(request.headers, request_body())
         return jsonify(model.skill.handle(document))
 
     return bp

@@ -24,6 +24,7 @@ from flask import (Blueprint, Response, current_app, jsonify, render_template, r
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from common.core.errors import DeadlineExceeded, InvalidInput, ServiceError, UpstreamError
+from common.serving.app import request_body
 from common.serving.validation import parse_json_body
 
 from .directory import Directory, ServiceInfo, describe_failure, matches
@@ -139,7 +140,7 @@ def try_service(name: str) -> tuple[Response, int]:
     directory().entry(name)
     if not current_app.config["TRY_IT"]:
         raise TryItDisabled()
-    document = parse_json_body(request.content_type, request.get_data(cache=False))
+    document = parse_json_body(request.content_type, request_body())
     data = load(TryRequest(), document)["input"]
     started = time.perf_counter()
     try:

@@ -152,11 +152,10 @@ def test_invented_methods_do_not_grow_the_metrics(urls):
 # ------------------------------------------------------------------ bounded work
 @pytest.fixture(scope="module")
 def slowpoke(service_pool):
-    """A two-thread service whose requests take as long as they ask."""
+    """A two-thread service whose requests take as long as they ask (bench.apps')."""
     from common.core.registry import ServiceEntry
-    entry = ServiceEntry(name="slowpoke", app="tests.helpers.slow_app:create_app()",
-                         port=0, url="")
-    return service_pool.start([entry], {"MODELCHAIN_THREADS": "2"})["slowpoke"]
+    entry = ServiceEntry(name="slow", app="bench.apps:create_slow_app()", port=0, url="")
+    return service_pool.start([entry], {"MODELCHAIN_THREADS": "2"})["slow"]
 
 
 def test_requests_waiting_for_a_busy_service_are_answered_not_left_waiting(slowpoke):
