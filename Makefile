@@ -26,8 +26,7 @@ run: install ## Start services (SERVICES="a b" or a,b; default all); prints `<na
 
 restart: ## Restart one service started by `make run`, with fresh code: make restart SERVICE=x
 	@test -n "$(SERVICE)" || { echo "usage: make restart SERVICE=<name>" >&2; exit 2; }
-	@test -f $(LOG_DIR)/$(SERVICE).pid || { echo "$(SERVICE) is not running under make run" >&2; exit 1; }
-	@kill -HUP $$(cat $(LOG_DIR)/$(SERVICE).pid) && echo "$(SERVICE): workers restarting with fresh code"
+	@$(PY) -m tools.launcher --log-dir $(LOG_DIR) --restart $(SERVICE)
 
 system-deps: ## Install the system packages the tests need (chromium, redis-server, a JRE).
 	@bash scripts/install-system-deps.sh

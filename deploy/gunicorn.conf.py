@@ -43,3 +43,9 @@ def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
         multiprocess.mark_process_dead(worker.pid)
+
+
+# gunicorn's control socket has one default path for every master on the machine
+# (~/.gunicorn/gunicorn.ctl), and the first service to stop deletes it for all of them.
+# Services are managed with signals (make restart), so it is off.
+control_socket_disable = True

@@ -187,6 +187,20 @@ def ports_taken(entries: Iterable[ServiceEntry], host: str = "127.0.0.1") -> lis
     return taken
 
 
+def restart(name: str, log_dir: Path = LOG_DIR) -> int:
+    """Ask one running service's gunicorn master for fresh workers (SIGHUP): they load
+    the code anew, then the old ones finish their requests and go."""
+    pid_file = log_dir / f"{name}.pid"
+    try:
+        os.kill(int(pid_file.read_text().strip()), signal.SIGHUP)
+    except (OSError, ValueError):
+        print(f"error: {name} is not running under `make run` (no live pid in "
+              f"{pid_file})", file=sys.stderr)
+        return 1
+    print(f"{name}: workers restarting with fresh code")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve every registered service (or those named) until Ctrl-C."""
     parser = argparse.ArgumentParser(description=main.__doc__)
@@ -195,12 +209,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to get ready")
     parser.add_argument("--log-dir", type=Path, default=LOG_DIR,
                         help=f"logs and pid files (default {LOG_DIR.relative_to(ROOT)})")
+    parser.add_argument("--restart", metavar="NAME",
+                        help="restart one service a running launcher serves, and exit")
     args = parser.parse_args(argv)
     registry = load_registry()
     try:
-        names = parse_names(args.names, registry) or list(registry)
+        names = parse_names([args.restart] if args.restart else args.names, registry) \
+            or list(registry)
     except ValueError as e:
         parser.error(str(e))
+    if args.restart:
+        return restart(names[0], args.log_dir)
     entries = [registry[n] for n in names]
     taken = ports_taken(entries)
     if taken:
@@ -211,16 +230,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(entries: list[ServiceEntry], timeout: float, log_dir: Path) -> int:
-    stop = threading.Event()
+    # A plain flag, not a threading.Event: a handler runs between two bytecodes of the
+    # main thread, and a second signal arriving inside Event.set() would wait forever
+    # on the lock the first one holds (timeout and make both send SIGTERM).
+    stopping: list[int] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda number, _frame: stopping.append(number))
     services = start_services(entries, env={**LOCAL_DEFAULTS, **_own(LOCAL_DEFAULTS)},
                               log_dir=log_dir)
     try:
-        running = _report_ready(services, timeout, log_dir)
-        while running and not stop.wait(1.0):
+        running = _report_ready(services, timeout, log_dir, stopping)
+        while running and not stopping:
+            time.sleep(0.2)
             running = _report_stopped(running)
-        return 0 if running or stop.is_set() else 1
+        return 0 if running or stopping else 1
     finally:
         stop_services(services)
 
@@ -230,14 +253,21 @@ def _own(defaults: Mapping[str, str]) -> dict[str, str]:
     return {k: os.environ[k] for k in defaults if k in os.environ}
 
 
-def _report_ready(services: list[ServiceProcess], timeout: float,
-                  log_dir: Path) -> list[ServiceProcess]:
-    """Wait for each service; print ``<name> <url>`` for the ready ones and say why the
-    others did not start. Returns the ready ones."""
-    ready = []
+def _report_ready(services: list[ServiceProcess], timeout: float, log_dir: Path,
+                  stopping: list[int]) -> list[ServiceProcess]:
+    """Wait for each service (a signal in ``stopping`` ends the wait); print
+    ``<name> <url>`` for the ready ones and say why the others did not start. Returns
+    the ready ones."""
+    ready, deadline = [], time.monotonic() + timeout
     for service in services:
         try:
-            wait_ready([service], timeout)
+            while not stopping and not _is_ready(service):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"not ready after {timeout:.0f}s\n"
+                                       f"{service.log_tail()}")
+                time.sleep(0.2)
+            if stopping:
+                return []
             ready.append(service)
         except (RuntimeError, TimeoutError) as e:
             print(f"error: {service.entry.name} did not start: {e}", file=sys.stderr)

@@ -6,11 +6,11 @@ only ``common.core``.
 """
 from .bulk import ItemResult, PartialAnswer, pipe_partial
 from .client import (Algo, Client, PipeResponse, default_client, downstream_budget,
-                     reset_default_client)
+                     reset_default_client, unreached)
 from .stages import (PIPE_NEXT_HEADER, Stage, format_stages, parse_stages, select_fields,
                      version_matches)
 
 __all__ = ["Algo", "Client", "ItemResult", "PartialAnswer", "PipeResponse", "pipe_partial", "PIPE_NEXT_HEADER", "Stage",
            "default_client", "downstream_budget", "format_stages", "parse_stages",
            "reset_default_client",
-           "select_fields", "version_matches"]
+           "select_fields", "unreached", "version_matches"]

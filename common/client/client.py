@@ -132,10 +132,12 @@ class Client:
             response = self._send_with_retries(method, url, body, headers, budget)
         except requests.Timeout as e:
             raise DeadlineExceeded(f"{name} did not answer within {budget:.2f}s.",
-                                   {"stage": name, "url": url}, service=name) from e
+                                   {"stage": name, "url": url, "reached": False},
+                                   service=name) from e
         except requests.RequestException as e:
             raise UpstreamError(f"Could not reach {name} at {url}: {type(e).__name__}.",
-                                {"stage": name, "url": url}, service=name) from e
+                                {"stage": name, "url": url, "reached": False},
+                                service=name) from e
         return response.status_code, _decode(response, name), \
             response.headers.get(ctx.REQUEST_ID_HEADER)
 
@@ -197,6 +199,12 @@ def reset_default_client() -> None:
         for client in _shared.values():
             client.close()
         _shared.clear()
+
+
+def unreached(error: ServiceError) -> bool:
+    """Whether ``error`` says the service never answered (refused, reset, timed out),
+    as opposed to an error the service answered with itself."""
+    return isinstance(error.details, Mapping) and error.details.get("reached") is False
 
 
 def downstream_budget(budget: float) -> float:

@@ -109,5 +109,7 @@ def _with_hops(result: Any, downstream: Mapping[str, Any], own_metadata: dict[st
     caller's numbering (a later stage's own numbering is dropped)."""
     downstream = {k: v for k, v in downstream.items() if k != ITEM_ERRORS_KEY}
     hops = downstream.pop("hops", None) or ([dict(downstream)] if downstream else [])
-    metadata = {**downstream, "hops": [own_metadata] + hops}
+    # The caller's batch: a later stage may have been sent only the items still alive.
+    metadata = {**downstream, "batch_size": own_metadata["batch_size"],
+                "hops": [own_metadata] + hops}
     return {"result": result, "metadata": with_item_errors(metadata, errors)}

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from common.client import Client
+from common.client import Client, unreached
 from common.core.context import bind_context
 from common.core.errors import NotFound, ServiceError
 from common.core.registry import ServiceEntry
@@ -207,7 +207,7 @@ def describe_failure(name: str, error: ServiceError) -> str:
     if error.status == 401:
         return (f"{name} refused the catalog's API key; set CATALOG_API_KEY to a key "
                 f"{name} accepts.")
-    if isinstance(error.details, Mapping) and "url" in error.details:  # never reached it
+    if unreached(error):
         kind = "did not answer in time" if error.status == 504 else "could not be reached"
         return f"{name} {kind}."
     return f"{name} answered {error.status} {error.code}: {error.message[:200]}"

@@ -23,6 +23,7 @@ from flask import (Blueprint, Response, current_app, jsonify, render_template, r
                    send_from_directory)
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from common.client import unreached
 from common.core.errors import DeadlineExceeded, InvalidInput, ServiceError, UpstreamError
 from common.serving.app import request_body
 from common.serving.validation import parse_json_body
@@ -159,7 +160,7 @@ def _ms_since(started: float) -> float:
 def _try_failed(name: str, error: ServiceError, duration_ms: float) -> tuple[Response, int]:
     """The service's own error (a 400 stays a 400, with its field details), but a refused
     key or an unreachable service is the catalog's problem: a 502/504 saying so."""
-    if error.status == 401 or (isinstance(error.details, Mapping) and "url" in error.details):
+    if error.status == 401 or unreached(error):
         cls = DeadlineExceeded if error.status == 504 else UpstreamError
         error = cls(describe_failure(name, error), {"stage": name})
     body = {**error.to_dict(), "service": name, "duration_ms": duration_ms}

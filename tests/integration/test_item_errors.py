@@ -45,6 +45,7 @@ def test_hybrid_forwarding_scores_the_others_and_names_the_refusing_stage(urls):
     body = answer.json()
     assert_middle_refused_by_sentiment(body)
     assert [h["service"] for h in body["metadata"]["hops"]] == ["text_cleaner", "sentiment"]
+    assert body["metadata"]["batch_size"] == 3  # the caller's, not the 2 sent on
 
 
 def test_a_text_over_a_later_stage_limit_fails_alone(urls):

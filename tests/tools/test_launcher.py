@@ -152,3 +152,30 @@ def test_one_service_stopping_leaves_the_others_serving(tmp_path):
         assert launcher.wait(60) == 0
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{ports['catalog']}/healthz", timeout=2)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("when", ["serving", "starting"])
+def test_two_sigterms_at_once_stop_everything(tmp_path, when):
+    """timeout(1) and make both send SIGTERM: the launcher must still stop, at once."""
+    port = free_port()
+    env = launcher_env(registry_file(tmp_path, {"text_cleaner": port}))
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "tools.launcher", "--log-dir", str(tmp_path / "logs"),
+         "text_cleaner"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    if when == "serving":
+        assert wait_for_lines(launcher, 1, timeout=120)
+    else:
+        time.sleep(0.3)
+    launcher.send_signal(signal.SIGTERM)
+    launcher.send_signal(signal.SIGTERM)
+    assert launcher.wait(30) == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+
+
+def test_restart_with_a_typo_lists_the_valid_names():
+    made = subprocess.run(["make", "--no-print-directory", "restart", "SERVICE=sentimnet"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert made.returncode != 0 and "did you mean sentiment?" in made.stderr

@@ -138,3 +138,26 @@ def test_the_api_key_never_reaches_a_response(catalog):
                                json={"input": {"text": "a"}}).get_data(as_text=True))
     assert all(KEY not in body for body in bodies)
     assert "$MODELCHAIN_API_KEY" in bodies[2]   # samples say where a key goes instead
+
+
+def test_try_keeps_a_services_own_400_that_names_a_url(make_catalog, fake_apps):
+    """A downloader's refusal carries the URL it refused: still the service's own 400."""
+    from common import Function, InvalidInput, create_service_app
+    from tests.services.catalog.conftest import TextInput, TextOutput
+
+    class Fetcher(Function):
+        name, input_schema, output_schema = "fetcher", TextInput, TextOutput
+        sample_input = {"text": "x"}
+
+        def predict(self, inputs):
+            if inputs[0]["text"] == "https://nowhere.example/a.png":
+                raise InvalidInput("Refused it: unresolvable.",
+                                   {"url": inputs[0]["text"], "reason": "unresolvable"})
+            return [{"text": "ok"} for _ in inputs]
+
+    apps = {**fake_apps, "fetcher": create_service_app(Fetcher, config={"LOAD_MODEL": "sync"})}
+    client = make_catalog(apps).test_client()
+    response = client.post("/api/services/fetcher/try",
+                           json={"input": {"text": "https://nowhere.example/a.png"}})
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"]["details"]["reason"] == "unresolvable"

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from common.client import Client
-from common.core.errors import DeadlineExceeded, ServiceError, Unauthorized, UpstreamError
+from common.core.errors import (DeadlineExceeded, InvalidInput, ServiceError, Unauthorized,
+                                UpstreamError)
 from common.core.registry import ServiceEntry
 from services.catalog.directory import (DOWN, READY, STARTING, Directory, ServiceInfo,
                                         describe_failure, matches, step_services)
@@ -69,10 +70,15 @@ def test_the_catalog_excludes_itself():
 
 @pytest.mark.parametrize("error,expected", [
     (Unauthorized("no"), "a refused the catalog's API key; set CATALOG_API_KEY"),
-    (UpstreamError("Could not reach a at http://10.0.0.1:1", {"url": "http://10.0.0.1:1"}),
-     "a could not be reached."),
-    (DeadlineExceeded("slow", {"url": "http://10.0.0.1:1"}), "a did not answer in time."),
+    # as the pipe client raises them when the service never answered
+    (UpstreamError("Could not reach a at http://10.0.0.1:1",
+                   {"url": "http://10.0.0.1:1", "reached": False}), "a could not be reached."),
+    (DeadlineExceeded("slow", {"url": "http://10.0.0.1:1", "reached": False}),
+     "a did not answer in time."),
     (UpstreamError("Stage b failed"), "a answered 502 upstream_error: Stage b failed"),
+    # the service's own answer, naming a URL it refused
+    (InvalidInput("Refused http://x/", {"url": "http://x/", "reason": "unresolvable"}),
+     "a answered 400 invalid_input: Refused http://x/"),
 ])
 def test_failures_are_described_without_internal_urls(error, expected):
     assert describe_failure("a", error).startswith(expected)
