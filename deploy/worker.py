@@ -7,16 +7,21 @@ answer in our JSON envelope and to keep a service answering under pressure.
   with ``gunicorn.util.write_error`` as an HTML page and has no setting to change that;
   the worker class is the extension point it offers, so this worker writes
   ``{"error": {"code", "message", "details"}}`` instead.
-- **Time waiting for a thread counts.** Each connection is stamped when it is queued
-  for a thread; the service counts a request's deadline from then
+- **Idle connections hold no thread.** A new connection waits on the poller until its
+  first bytes arrive (gthread would hand it a thread at once, to wait up to 5 s), so
+  clients that open connections early, or never send, cannot fill the pool.
+- **Time waiting for a thread counts.** A request is stamped when its bytes are there
+  and it is queued for a thread; the service counts its deadline from then
   (``environ["modelchain.queued_at"]``), not from when a thread picked it up.
 - **No request waits for a thread past its deadline.** Every 0.1 s the main loop looks
   at the requests still queued: one whose ``X-Deadline-Ms`` has passed is answered 504,
   and one that waited ``MODELCHAIN_MAX_QUEUE_WAIT_S`` (0.8 s; 0: no limit) is answered
   503 with ``Retry-After``, from the main loop, without a thread.
-- **Slow headers are bounded.** A new connection's reads time out after
-  ``MODELCHAIN_READ_TIMEOUT_S`` (10 s), so a client that trickles its headers holds a
-  thread that long at most. A buffering front (``deploy/``) is the full answer.
+- **Stalled reads end.** On a new connection each read or write waits at most
+  ``MODELCHAIN_READ_TIMEOUT_S`` (30 s). That is no bound on a client that trickles its
+  headers a byte at a time: a buffering front is the answer to slow clients.
+- **Refusals never stall the loop.** A refused request's answer is sent without
+  blocking, and its socket is closed gracefully by a closer thread, not the main loop.
 
 ``deploy/gunicorn.conf.py`` sets it as ``worker_class``.
 """
@@ -25,10 +30,13 @@ from __future__ import annotations
 import errno
 import json
 import os
+import queue
 import re
+import selectors
 import socket
 import threading
 import time
+from functools import partial
 
 from gunicorn import util
 from gunicorn.workers.gthread import TConn, ThreadWorker
@@ -74,7 +82,7 @@ class ServiceConn(TConn):
         first = not self.initialized
         super().init()
         if first:
-            self.sock.settimeout(_seconds("MODELCHAIN_READ_TIMEOUT_S", 10.0) or None)
+            self.sock.settimeout(_seconds("MODELCHAIN_READ_TIMEOUT_S", 30.0) or None)
 
 
 class ServiceWorker(ThreadWorker):
@@ -84,6 +92,7 @@ class ServiceWorker(ThreadWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._queued: dict[ServiceConn, object] = {}
+        self._closing: queue.SimpleQueue = queue.SimpleQueue()
         self.max_queue_wait = _seconds("MODELCHAIN_MAX_QUEUE_WAIT_S", 0.8)
         self.default_deadline = _seconds("MODELCHAIN_DEFAULT_TIMEOUT_S", 30.0)
 
@@ -91,6 +100,7 @@ class ServiceWorker(ThreadWorker):
         # handle_error (gunicorn.workers.base) looks write_error up on util at call
         # time, in this worker process only.
         util.write_error = write_json_error
+        threading.Thread(target=self._close_refused, name="closer", daemon=True).start()
         super().init_process()
 
     def load_wsgi(self) -> None:
@@ -112,9 +122,12 @@ class ServiceWorker(ThreadWorker):
                 raise
             return
         self.nr_conns += 1
-        client_sock.setblocking(True)
-        self.enqueue_req(ServiceConn(self.cfg, client_sock, client_addr,
-                                     listener.getsockname()))
+        conn = ServiceConn(self.cfg, client_sock, client_addr, listener.getsockname())
+        # Wait for its first bytes on the poller, as gthread does for a deferred one.
+        conn.timeout = time.monotonic() + self.cfg.keepalive
+        self.pending_conns.append(conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ,
+                             partial(self.on_pending_socket_readable, conn))
 
     def enqueue_req(self, conn) -> None:
         """Queue a connection for a thread, stamped, and watched while it waits."""
@@ -142,10 +155,31 @@ class ServiceWorker(ThreadWorker):
         queue-wait limit; a request a thread has taken meanwhile is left to it."""
         now = time.monotonic()
         for conn, future in list(self._queued.items()):
+            if future.running() or future.done():  # taken before it was listed
+                self._queued.pop(conn, None)
+                continue
             verdict = self._overdue(conn, now)
             if verdict and future.cancel():  # not started: it is ours to answer
                 self._queued.pop(conn, None)
+                conn.refused = True
                 self._refuse(conn, *verdict)
+
+    def finish_request(self, conn, fs) -> None:
+        """gthread's, but a refused connection is closed by the closer thread: a
+        graceful close drains the socket, which must not stall the main loop."""
+        if getattr(conn, "refused", False):
+            self.nr_conns -= 1
+            self._closing.put(conn.sock)
+            return
+        super().finish_request(conn, fs)
+
+    def _close_refused(self) -> None:
+        while True:
+            sock = self._closing.get()
+            try:
+                util.close_graceful(sock)
+            except OSError:
+                pass
 
     def _overdue(self, conn, now: float):
         waited = now - conn.queued_at
@@ -162,12 +196,11 @@ class ServiceWorker(ThreadWorker):
         return None
 
     def _refuse(self, conn, status: int, reason: str, message: str, headers) -> None:
-        try:
-            conn.sock.setblocking(True)
-            conn.sock.settimeout(1.0)
-            conn.sock.sendall(json_error_response(status, reason, message, headers))
+        try:  # a few hundred bytes: the socket buffer takes them without waiting
+            conn.sock.send(json_error_response(status, reason, message, headers),
+                           socket.MSG_DONTWAIT)
         except OSError:
-            pass  # the client is gone; finish_request closes the socket either way
+            pass  # the client is gone; the closer thread closes the socket either way
 
 
 def _peeked_budget(sock) -> float | None:
@@ -187,5 +220,8 @@ def _peeked_budget(sock) -> float | None:
         return None
     finally:
         peeker.close()
-    match = _DEADLINE_HEADER.search(data)
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return None  # the headers are not all there yet
+    match = _DEADLINE_HEADER.search(data, 0, end + 2)  # the headers only, not the body
     return float(match.group(1)) / 1000.0 if match else None

@@ -64,6 +64,8 @@ class ServiceProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+            # a killed master leaves its pid file, and the pid may be reused
+            self.log_path.with_suffix(".pid").unlink(missing_ok=True)
 
 
 def process_setting(entry: ServiceEntry, key: str, environ: Mapping[str, str]) -> int:
@@ -109,9 +111,16 @@ def start_services(entries: Iterable[ServiceEntry], *, ports: Mapping[str, int] 
     ports = {e.name: (ports or {}).get(e.name, e.port) for e in entries}
     urls = {name: f"http://{host}:{port}" for name, port in ports.items()}
     log_dir.mkdir(parents=True, exist_ok=True)
-    return [_spawn(e, f"{host}:{ports[e.name]}", urls[e.name],
-                   service_environment(urls, {**e.local_env, **(env or {})}), log_dir)
-            for e in entries]
+    started: list[ServiceProcess] = []
+    try:
+        for e in entries:
+            environment = service_environment(urls, {**e.local_env, **(env or {})})
+            started.append(_spawn(e, f"{host}:{ports[e.name]}", urls[e.name], environment,
+                                  log_dir))
+    except BaseException:  # none may outlive a failed start: each is its own session
+        stop_services(started)
+        raise
+    return started
 
 
 def _spawn(entry: ServiceEntry, bind: str, url: str, env: dict[str, str],
@@ -192,7 +201,10 @@ def restart(name: str, log_dir: Path = LOG_DIR) -> int:
     the code anew, then the old ones finish their requests and go."""
     pid_file = log_dir / f"{name}.pid"
     try:
-        os.kill(int(pid_file.read_text().strip()), signal.SIGHUP)
+        pid = int(pid_file.read_text().strip())
+        if b"gunicorn" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            raise ProcessLookupError(pid)  # a stale pid file: that pid is someone else's
+        os.kill(pid, signal.SIGHUP)
     except (OSError, ValueError):
         print(f"error: {name} is not running under `make run` (no live pid in "
               f"{pid_file})", file=sys.stderr)
@@ -221,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.restart:
         return restart(names[0], args.log_dir)
     entries = [registry[n] for n in names]
+    try:
+        for entry in entries:
+            process_setting(entry, "WORKERS", os.environ)
+            process_setting(entry, "THREADS", os.environ)
+    except ValueError as e:
+        parser.error(str(e))
     taken = ports_taken(entries)
     if taken:
         print(f"error: ports already in use: {', '.join(taken)}. Another `make run` may "

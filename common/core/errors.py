@@ -100,9 +100,16 @@ class InternalError(ServiceError):
     """An unexpected failure inside this service (never shows a traceback)."""
 
 
+class RequestTimeout(ServiceError):
+    """The client stopped sending its request body part-way."""
+
+    status, code, default_message = 408, "request_timeout", "The body did not arrive in time."
+
+
 _BY_CODE = {cls.code: cls for cls in (
     InvalidInput, Unauthorized, NotFound, MethodNotAllowed, PayloadTooLarge,
-    UnsupportedMediaType, VersionMismatch, NotReady, UpstreamError, DeadlineExceeded, InternalError)}
+    UnsupportedMediaType, VersionMismatch, NotReady, UpstreamError, DeadlineExceeded,
+    InternalError, RequestTimeout)}
 _BY_STATUS = {cls.status: cls for cls in reversed(list(_BY_CODE.values()))}
 
 

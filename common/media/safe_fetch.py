@@ -247,9 +247,10 @@ class SafeFetcher:
         if host in METADATA_HOSTS and not self._rule_allows_host(host, port):
             raise refused(url, "metadata", f"{host} is a cloud metadata endpoint.")
         if not self.policy.allow_public and _ip_literal(host) is None \
-                and not self._rule_allows_host(host, port):
+                and not self._rule_allows_host(host, port) \
+                and not any(rule.network is not None for rule in self.policy.allow):
             raise refused(url, "not_allowed", f"{host} is not on the allow list, and "
-                          "public hosts are not fetched here (ALLOW_PUBLIC is off).")
+                          "only the allow list is fetched here (ALLOW_PUBLIC is off).")
         addresses = self._resolve(url, host, port)
         for address in addresses:
             self._check_address(url, host, address, port)
@@ -275,11 +276,11 @@ class SafeFetcher:
     def _check_address(self, url: str, host: str, address: IPAddress, port: int) -> None:
         if any(rule.matches(host, address, port) for rule in self.policy.allow):
             return
-        reason = classify(address)
-        if reason is None and not self.policy.allow_public:
+        if not self.policy.allow_public:  # only the allow list, private or public
             raise refused(url, "not_allowed", f"{address} is not on the allow list, and "
-                          "public addresses are not fetched here (ALLOW_PUBLIC is off).",
+                          "only the allow list is fetched here (ALLOW_PUBLIC is off).",
                           address=str(address))
+        reason = classify(address)
         if reason is None or (self.policy.allow_private and reason in PRIVATE_REASONS):
             return
         shown = f"{host} resolves to {address}, which" if str(address) != host else str(address)

@@ -7,7 +7,8 @@ from typing import Any, Mapping
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from common.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from common.core.errors import (InvalidInput, PayloadTooLarge, RequestTimeout,
+                                UnsupportedMediaType)
 
 
 def read_body(environ: Mapping[str, Any], content_length: int | None, limit: int) -> bytes:
@@ -23,6 +24,8 @@ def read_body(environ: Mapping[str, Any], content_length: int | None, limit: int
         return b""
     try:
         data = stream.read(content_length if content_length is not None else limit + 1)
+    except TimeoutError as e:  # the socket's read timeout (deploy/worker.py)
+        raise RequestTimeout("The body stopped arriving part-way.") from e
     except Exception as e:  # the server's reader: a malformed chunk, a broken frame
         raise InvalidInput("The body could not be read: its framing is malformed.",
                            {"body": [type(e).__name__]}) from e
@@ -108,7 +111,10 @@ def string_problems(value: Any, limit: int) -> dict[str, list[str]]:
             if depth >= MAX_DEPTH:
                 problems[path or "body"] = [f"Nested deeper than {MAX_DEPTH} levels."]
                 continue
-            pairs = node.items() if isinstance(node, Mapping) else enumerate(node)
+            pairs = list(node.items() if isinstance(node, Mapping) else enumerate(node))
+            if isinstance(node, Mapping):  # keys are text from the caller too
+                stack.extend((f"{path}.<key>".strip("."), str(key), depth + 1)
+                             for key, _ in pairs)
             stack.extend((f"{path}.{key}".strip("."), child, depth + 1)
                          for key, child in pairs)
     return dict(sorted(problems.items()))

@@ -21,11 +21,13 @@ GROUP = "scorers"
 
 def start_worker(name: str, stream: str, redis_url: str, service_url: str, log_dir,
                  *extra: str) -> subprocess.Popen:
-    """A worker subprocess; the Redis URL comes from the environment, as in production."""
+    """A worker subprocess; the Redis URL comes from the environment, as in production.
+    Claims after 3 s idle: long enough that a slow call on a loaded machine does not let
+    the other worker claim a batch the test has just frozen mid-way."""
     command = [sys.executable, "-m", "common.batch.worker", "text_cleaner",
                "--stream", stream, "--results-stream", f"{stream}:out", "--group", GROUP,
                "--consumer", name, "--url", service_url, "--batch-size", "5",
-               "--block-ms", "100", "--claim-idle-ms", "1000", "--drain", *extra]
+               "--block-ms", "100", "--claim-idle-ms", "3000", "--drain", *extra]
     env = {**subprocess_env(), "MODELCHAIN_REDIS_URL": redis_url}
     log = open(log_dir / f"{name}.log", "wb")
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

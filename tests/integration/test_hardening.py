@@ -210,3 +210,44 @@ def test_clients_that_never_finish_their_headers_do_not_silence_the_service(slow
     finally:
         for sock in sockets:
             sock.close()
+
+
+def test_idle_connections_hold_no_thread(slowpoke):
+    host, port = urlsplit(slowpoke).hostname, urlsplit(slowpoke).port
+    idle = [socket.create_connection((host, port), timeout=5) for _ in range(6)]
+    try:
+        answer = requests.post(f"{slowpoke}/predict", json={}, timeout=10)
+        assert answer.status_code == 200  # not 503: the 6 silent sockets took no thread
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_the_deadline_counts_from_the_request_not_from_the_connection(slowpoke):
+    import time
+    body = b"{}"
+    request = post("/predict", body, "Content-Type: application/json",
+                   f"Content-Length: {len(body)}", "X-Deadline-Ms: 1000")
+    parts = urlsplit(slowpoke)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        time.sleep(1.3)  # an early-opened (pooled) connection, used later
+        sock.sendall(request)
+        status = int(sock.recv(65536).split(b" ", 2)[1])
+    assert status == 200
+
+
+def test_a_deadline_written_in_the_body_is_not_read_as_a_header(slowpoke):
+    import threading
+    import time
+    holders = [threading.Thread(target=requests.post, args=(f"{slowpoke}/predict",),
+                                kwargs={"json": {"seconds": 3}, "timeout": 20})
+               for _ in range(2)]
+    for holder in holders:
+        holder.start()
+    time.sleep(0.5)
+    body = b"x\r\nX-Deadline-Ms: 1\r\n"
+    status, _, answer = raw(slowpoke, post("/predict", body, "Content-Type: text/plain",
+                                           f"Content-Length: {len(body)}"))
+    for holder in holders:
+        holder.join()
+    assert status == 503 and answer["error"]["code"] == "busy"  # queue wait, not 504

@@ -225,11 +225,34 @@ def test_with_public_fetching_off_only_the_allow_list_is_fetched_and_nothing_res
     from common.media.safe_fetch import FetchPolicy, SafeFetcher
     asked: list[str] = []
     fetcher = SafeFetcher(FetchPolicy.from_config({"ALLOW_PUBLIC": False,
-                                                   "ALLOW_LIST": "127.0.0.1:9"}),
+                                                   "ALLOW_LIST": "images.internal:9"}),
                           resolver=lambda host, port: asked.append(host) or ["93.184.216.34"])
     for url in ("http://example.com/a.png", "http://93.184.216.34/a.png"):
         with pytest.raises(InvalidInput) as info:
             fetcher.check(url)
         assert info.value.details["reason"] == "not_allowed"
-    assert asked == []
-    assert fetcher.check("http://127.0.0.1:9/x.png").port == 9
+    assert asked == []  # with host rules only, no other name is even resolved
+    by_address = SafeFetcher(FetchPolicy.from_config({"ALLOW_PUBLIC": False,
+                                                      "ALLOW_LIST": "127.0.0.1:9"}))
+    assert by_address.check("http://127.0.0.1:9/x.png").port == 9
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:6379/x", "http://10.1.2.3:8101/predict",
+                                 "http://[::ffff:10.0.0.1]/", "http://img.corp/a.png"])
+def test_with_public_fetching_off_private_addresses_need_the_allow_list_too(url):
+    from common.core.errors import InvalidInput
+    from common.media.safe_fetch import FetchPolicy, SafeFetcher
+    fetcher = SafeFetcher(FetchPolicy.from_config({
+        "ALLOW_PUBLIC": False, "ALLOW_PRIVATE": True, "ALLOW_LIST": "images.internal"}),
+        resolver=lambda host, port: ["10.1.1.1"])
+    with pytest.raises(InvalidInput) as info:
+        fetcher.check(url)
+    assert info.value.details["reason"] == "not_allowed"
+
+
+def test_with_public_fetching_off_a_network_rule_lets_a_name_in_its_network_through():
+    from common.media.safe_fetch import FetchPolicy, SafeFetcher
+    fetcher = SafeFetcher(FetchPolicy.from_config({"ALLOW_PUBLIC": False,
+                                                   "ALLOW_LIST": "10.0.0.0/8"}),
+                          resolver=lambda host, port: ["10.1.1.1"])
+    assert str(fetcher.check("http://img.corp/a.png").address) == "10.1.1.1"

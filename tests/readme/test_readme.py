@@ -133,9 +133,11 @@ def _run(block: Block, folder: Path) -> subprocess.CompletedProcess:
 
 
 def _shell_env() -> dict[str, str]:
-    """A user's shell after ``source .venv/bin/activate``: no test settings."""
+    """A user's shell after ``source .venv/bin/activate``: no test settings, and not
+    inside the ``make test`` that runs this (a make below it would say so on stdout)."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MODELCHAIN_", "PYTEST_", "PYTHONPATH"))}
+           if not k.startswith(("MODELCHAIN_", "PYTEST_", "PYTHONPATH"))
+           and k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
     return {**env, "PATH": VENV_BIN + os.pathsep + env.get("PATH", "")}
 
 
