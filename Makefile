@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 LOG_DIR ?= .run/logs
 
-.PHONY: help install system-deps run restart test bench service clean
+.PHONY: help install system-deps peers run restart test bench service clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -28,10 +28,25 @@ restart: ## Restart one service started by `make run`, with fresh code: make res
 	@test -n "$(SERVICE)" || { echo "usage: make restart SERVICE=<name>" >&2; exit 2; }
 	@$(PY) -m tools.launcher --log-dir $(LOG_DIR) --restart $(SERVICE)
 
+# The real Open Inference Protocol clients the tests call our services with, each in an
+# environment of its own: tritonclient pins an ml-dtypes our TensorFlow refuses, and the
+# kserve SDK brings a server stack of its own. Rebuilt when their pins change.
+PEERS := .venv-peers/.installed-stamp .venv-kserve/.installed-stamp
+.venv-peers/.installed-stamp: tests/peers/requirements-tritonclient.txt
+	@test -x .venv-peers/bin/python || $(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	@touch $@
+.venv-kserve/.installed-stamp: tests/peers/requirements-kserve.txt
+	@test -x .venv-kserve/bin/python || $(PYTHON) -m venv .venv-kserve
+	.venv-kserve/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	@touch $@
+
+peers: $(PEERS) ## Install tritonclient and the kserve client for tests/peers (own venvs).
+
 system-deps: ## Install the system packages the tests need (chromium, redis-server, a JRE).
 	@bash scripts/install-system-deps.sh
 
-test: install system-deps ## Run the suite (unit; integration on real gunicorn; browser).
+test: install system-deps peers ## Run the suite (unit; integration on real gunicorn; browser).
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install ## Run the benchmarks (not tests); results also land in bench-results/.
@@ -55,4 +70,4 @@ service: install ## Scaffold a new service: make service NAME=my_model
 	$(PY) -m deploy.generate
 
 clean: ## Remove the virtual environment and caches.
-	rm -rf $(VENV) .pytest_cache .run bench-results test-artifacts
+	rm -rf $(VENV) .venv-peers .venv-kserve .pytest_cache .run bench-results test-artifacts

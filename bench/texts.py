@@ -48,6 +48,14 @@ def single_bodies(count: int = 64) -> list[str]:
     return [json.dumps({"text": texts[i % len(texts)]}) for i in range(count)]
 
 
+def oip_bodies(count: int = 64) -> list[str]:
+    """Open Inference Protocol infer bodies with the same single texts as
+    :func:`single_bodies`: one BYTES tensor ``text`` of shape [1]."""
+    texts = load_texts()
+    return [json.dumps({"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES",
+                                    "data": [texts[i % len(texts)]]}]}) for i in range(count)]
+
+
 def batch_bodies(size: int, count: int = 16) -> list[str]:
     """JSON bodies holding a batch of ``size`` inputs each."""
     texts = load_texts()

@@ -1,4 +1,5 @@
-"""Scenario ``serving`` (issue 2): the sentiment service against the model's own ceiling.
+"""Scenario ``serving`` (issue 2): the sentiment service against the model's own ceiling,
+and its Open Inference Protocol route against its JSON one.
 
 32 connections send single texts, then batches of 32 texts, to the sentiment service
 under gunicorn (1 worker, ``--threads`` threads), without and with dynamic batching.
@@ -32,6 +33,11 @@ def run(options: Options) -> list[Table]:
                 for bodies, items in ((texts.single_bodies(), 1),
                                       (texts.batch_bodies(BATCH), BATCH))
                 for mode, group in groups.items()]
+        runs.append(run_wrk(groups["dynamic batching"].processes[0].url
+                            + "/v2/models/sentiment/infer", texts.oip_bodies(),
+                            name="OIP infer, 1 text/request, dynamic batching",
+                            concurrency=CONCURRENCY, seconds=options.seconds,
+                            warmup_s=options.warmup_s))
     write_json("serving", {"options": vars(options), "raw": ceiling,
                            "runs": [r.to_dict() for r in runs]})
     return [_table(ceiling, runs, options)]
@@ -58,4 +64,9 @@ def _table(ceiling: dict[int, dict], runs: list[LoadResult], options: Options) -
                   result.p99_ms, ratio(result.items_per_s, top))
     table.notes.append("raw = SentimentClassifier.predict in its own process, no HTTP; "
                        "ratios are against the raw batch-32 figure of this same run.")
+    json_run = next(r for r in runs if r.name == "1 text/request, dynamic batching")
+    oip_run = runs[-1]
+    share = ratio(oip_run.rps, json_run.rps)
+    table.notes.append("OIP infer ÷ JSON /predict (same texts, service, load): "
+                       + (f"{share:.2f}x req/s." if share else "not measured."))
     return table

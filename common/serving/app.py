@@ -22,6 +22,9 @@ from .forwarding import answer, forward, requested_stages
 from .hooks import EXTENSION, install_cors, install_hooks, render_error, state
 from .metrics import ServiceMetrics
 from .model import Model
+from .oip import oip_blueprint
+from .tensors import RULE as TENSOR_RULE
+from .tensors import describe as tensor_metadata
 from .openapi import build_spec, json_schema, with_rules
 from .runner import ModelRunner
 from .validation import as_batch, parse_json_body, read_body, validate_items
@@ -85,6 +88,7 @@ def create_service_app(model_cls: type[Model], *, prefix: str | None = None,
     app.extensions[EXTENSION] = service_state
     app.register_blueprint(_routes())
     app.register_blueprint(docs_blueprint())
+    app.register_blueprint(oip_blueprint())
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     install_hooks(app)
@@ -188,6 +192,8 @@ def metadata_document(service_state: ServiceState) -> dict[str, Any]:
         "sample_input": model.sample_input,
         "limits": dict(service_state.limits),
         "batching": service_state.runner.describe(),
+        "oip": {"tensor_rule": TENSOR_RULE, "inputs": tensor_metadata(model.input_schema),
+                "outputs": tensor_metadata(model.output_schema)},
         **model.metadata()}
 
 

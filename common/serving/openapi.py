@@ -12,6 +12,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
 from .model import Model
+from .oip import InferRequestSchema, InferResponseSchema, OipErrorSchema
 from .validation import MAX_DEPTH, MetadataSchema
 
 #: The limits of a service on the base defaults (for a spec built without a config).
@@ -145,7 +146,49 @@ def build_spec(model: Model, limits: Mapping[str, Any] | None = None) -> APISpec
     spec.path(path="/readyz", operations=_plain_operation("Readiness: model loaded, warmed"))
     spec.path(path="/metadata", operations=_plain_operation("Name, version, schemas, sample"))
     spec.path(path="/metrics", operations=_plain_operation("Prometheus metrics", "text/plain"))
+    _oip_paths(spec, model)
     return spec
+
+
+def _oip(description: str, responses: dict, request: str | None = None) -> dict:
+    operation = {"summary": description, "tags": ["Open Inference Protocol"],
+                 "responses": {status: {"description": text, "content": {"application/json": {
+                     "schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+                     for status, (text, schema) in responses.items()}}
+    if request:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{request}"}}}}
+    return operation
+
+
+def _oip_paths(spec: APISpec, model: Model) -> None:
+    """The Open Inference Protocol routes (common/serving/oip.py), from its schemas."""
+    spec.components.schema("OipInferRequest", schema=InferRequestSchema)
+    spec.components.schema("OipInferResponse", schema=InferResponseSchema)
+    spec.components.schema("OipError", schema=OipErrorSchema)
+    plain = {"200": ("OK", "OipAny"), "404": ("No such model", "OipError"),
+             "503": ("Not ready", "OipError")}
+    spec.components.schema("OipAny", component={"type": "object"})
+    spec.path(path="/v2", operations={"get": _oip("Server metadata", plain)})
+    spec.path(path="/v2/health/live", operations={"get": _oip("Server live", plain)})
+    spec.path(path="/v2/health/ready", operations={"get": _oip("Server ready", plain)})
+    name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"},
+            "example": model.name}
+    version = {"name": "version", "in": "path", "required": True,
+               "schema": {"type": "string"}, "example": model.version}
+    infer = {"200": ("The outputs (binary ones after the JSON header, with "
+                     "Inference-Header-Content-Length)", "OipInferResponse"),
+             "400": ("Bad tensors", "OipError"), "401": ("Missing API key", "OipError"),
+             "404": ("No such model", "OipError"), "413": ("Too large", "OipError"),
+             "503": ("Not ready", "OipError"), "504": ("Deadline", "OipError")}
+    for base, params in (("/v2/models/{name}", [name]),
+                         ("/v2/models/{name}/versions/{version}", [name, version])):
+        spec.path(path=base, parameters=params,
+                  operations={"get": _oip("Model metadata (tensors by the rule)", plain)})
+        spec.path(path=f"{base}/ready", parameters=params,
+                  operations={"get": _oip("Model ready", plain)})
+        spec.path(path=f"{base}/infer", parameters=params, operations={"post": _oip(
+            "Infer: input tensors in, output tensors out", infer, "OipInferRequest")})
 
 
 def json_schema(spec: APISpec, schema: type[Schema] | Schema) -> dict[str, Any]:

@@ -15,9 +15,20 @@ def detail(info: ServiceInfo, known: Collection[str], auth: bool) -> dict[str, A
             "input_schema": as_mapping(metadata.get("input_schema")),
             "output_schema": as_mapping(metadata.get("output_schema")),
             "limits": as_mapping(metadata.get("limits")),
+            "tensors": oip_rows(as_mapping(metadata.get("oip"))),
             "sample_input": info.sample_input,
             "steps": info.steps, "graph": graph(info.steps, known),
             "samples": samples(info.name, info.url, info.sample_input, auth)}
+
+
+def oip_rows(oip: Mapping[str, Any]) -> dict[str, Any]:
+    """The service's Open Inference Protocol tensors and the rule that maps them."""
+    def rows(key: str) -> list[dict[str, str]]:
+        return [{"name": as_text(as_mapping(t).get("name"), 100),
+                 "datatype": as_text(as_mapping(t).get("datatype"), 20)}
+                for t in (oip.get(key) if isinstance(oip.get(key), list) else [])[:100]]
+    return {"rule": as_text(oip.get("tensor_rule"), 2000), "inputs": rows("inputs"),
+            "outputs": rows("outputs")}
 
 
 def schema_rows(schema: Mapping[str, Any]) -> list[dict[str, str]]:

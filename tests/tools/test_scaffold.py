@@ -193,6 +193,9 @@ def copy_repository(dest: Path) -> Path:
             shutil.copy2(ROOT / rel, dest / rel)
     (dest / ".venv").symlink_to(Path(sys.executable).resolve().parents[1]
                                 if not (ROOT / ".venv").exists() else ROOT / ".venv")
+    for peers in (".venv-peers", ".venv-kserve"):  # make test's peer clients, likewise
+        if (ROOT / peers).exists():
+            (dest / peers).symlink_to(ROOT / peers)
     return dest
 
 

@@ -103,3 +103,10 @@ def test_scripts_never_write_html(catalog):
     script = catalog.get("/static/catalog.js").get_data(as_text=True)
     assert "innerHTML" not in script and "insertAdjacentHTML" not in script
     assert "textContent" in script
+
+
+def test_a_service_page_shows_its_oip_tensors_and_the_rule(catalog):
+    page = catalog.get("/services/text_cleaner").get_data(as_text=True)
+    assert "Open Inference Protocol" in page and "/v2/models/text_cleaner/infer" in page
+    assert "<code>text</code></td><td>input</td><td>BYTES" in page
+    assert "a batch is the first dimension" in page.lower() or "first dimension" in page

@@ -1,0 +1,148 @@
+"""The one rule that maps a service's schemas to Open Inference Protocol tensors.
+
+- Each input field is an input tensor of the same name, and each output field an output
+  tensor. A batch is the first dimension: shape ``[N]`` (``[N, 1]`` is accepted too),
+  one element per item.
+- A text is ``BYTES``; an integer ``INT64``; a number ``FP64`` (``FP32`` and the integer
+  types are accepted for it); a boolean ``BOOL``.
+- An image (a field of format ``byte``) is ``BYTES`` holding the encoded file: raw bytes
+  with the binary extension, or base64 text in JSON.
+- Anything else (a list, an object) is ``BYTES`` holding its JSON.
+- A request parameter named like an input field sets that field for every item (an
+  input tensor of the same name wins); ``binary_data_output`` asks for binary outputs.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import math
+import struct
+from typing import Any
+
+from marshmallow import Schema, fields
+
+from common.core.errors import InvalidInput
+
+RULE = __doc__.split("\n\n", 1)[1].strip()
+INTEGER_TYPES = ("INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64")
+#: Datatype -> (struct format of one element, its size) for the binary extension.
+BINARY_FORMATS = {"BOOL": ("?", 1), "INT8": ("b", 1), "INT16": ("h", 2), "INT32": ("i", 4),
+                  "INT64": ("q", 8), "UINT8": ("B", 1), "UINT16": ("H", 2),
+                  "UINT32": ("I", 4), "UINT64": ("Q", 8), "FP32": ("f", 4), "FP64": ("d", 8)}
+DATATYPES = ("BYTES", *BINARY_FORMATS)
+
+
+def datatype(field: fields.Field) -> str:
+    """The tensor datatype of a schema field."""
+    if isinstance(field, fields.Boolean):
+        return "BOOL"
+    if isinstance(field, fields.Integer):
+        return "INT64"
+    if isinstance(field, (fields.Float, fields.Number)):
+        return "FP64"
+    return "BYTES"
+
+
+def accepted(field: fields.Field) -> tuple[str, ...]:
+    """The datatypes an input tensor for ``field`` may have."""
+    kind = datatype(field)
+    if kind == "FP64":
+        return ("FP64", "FP32", *INTEGER_TYPES)
+    return INTEGER_TYPES if kind == "INT64" else (kind,)
+
+
+def is_json(field: fields.Field) -> bool:
+    """Whether a field travels as BYTES holding JSON (lists, objects, anything else)."""
+    return datatype(field) == "BYTES" and not isinstance(field, fields.String)
+
+
+def describe(schema: type[Schema]) -> list[dict[str, Any]]:
+    """Tensor metadata (name, datatype, shape) of a schema's fields."""
+    return [{"name": name, "datatype": datatype(field), "shape": [-1]}
+            for name, field in schema().fields.items()]
+
+
+def item_value(field: fields.Field, element: Any) -> Any:
+    """The JSON value an item gets from one tensor element."""
+    if isinstance(element, (bytes, bytearray)):
+        if field.metadata.get("format") == "byte":  # an image: the encoded file itself
+            return base64.b64encode(bytes(element)).decode("ascii")
+        try:
+            element = bytes(element).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InvalidInput("A BYTES element is not UTF-8 text.") from e
+    if is_json(field) and isinstance(element, str):
+        try:
+            return json.loads(element)
+        except ValueError as e:
+            raise InvalidInput("A BYTES element of a list or object field is not JSON.") from e
+    return element
+
+
+def output_element(field: fields.Field, value: Any) -> Any:
+    """The tensor element of one output value (objects and lists as JSON text)."""
+    if datatype(field) == "BYTES" and not isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def decode_binary(kind: str, raw: bytes, count: int) -> list[Any]:
+    """``count`` elements of the binary extension's layout: little-endian numbers, or
+    BYTES as a 4-byte length before each element."""
+    if kind != "BYTES":
+        fmt, size = BINARY_FORMATS[kind]
+        if len(raw) != count * size:
+            raise InvalidInput(f"{len(raw)} bytes of binary data do not hold {count} "
+                               f"{kind} elements.")
+        return list(struct.unpack(f"<{count}{fmt}", raw))
+    elements, position = [], 0
+    while position < len(raw):
+        if position + 4 > len(raw):
+            raise InvalidInput("Truncated BYTES binary data.")
+        (length,) = struct.unpack_from("<I", raw, position)
+        elements.append(raw[position + 4:position + 4 + length])
+        position += 4 + length
+        if position > len(raw):
+            raise InvalidInput("Truncated BYTES binary data.")
+    if len(elements) != count:
+        raise InvalidInput(f"The binary data holds {len(elements)} BYTES elements, not {count}.")
+    return elements
+
+
+def encode_binary(kind: str, elements: list[Any]) -> bytes:
+    """Elements in the binary extension's layout (see :func:`decode_binary`)."""
+    if kind != "BYTES":
+        return struct.pack(f"<{len(elements)}{BINARY_FORMATS[kind][0]}", *elements)
+    parts = [e.encode("utf-8") if isinstance(e, str) else bytes(e) for e in elements]
+    return b"".join(struct.pack("<I", len(p)) + p for p in parts)
+
+
+def flatten(data: Any, limit: int) -> list[Any]:
+    """The elements of a (possibly nested, row-major) JSON ``data`` list, without
+    recursion, at most ``limit`` of them."""
+    out: list[Any] = []
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(reversed(node))
+        else:
+            out.append(node)
+            if len(out) > limit:
+                raise InvalidInput(f"A tensor holds more than {limit} elements.")
+    return out
+
+
+def check_element(kind: str, element: Any) -> None:
+    """Refuse an element that its datatype cannot hold."""
+    if kind == "BYTES":
+        ok = isinstance(element, (str, bytes, bytearray))
+    elif kind == "BOOL":
+        ok = isinstance(element, bool)
+    elif kind in INTEGER_TYPES:
+        ok = isinstance(element, int) and not isinstance(element, bool)
+    else:
+        ok = isinstance(element, (int, float)) and not isinstance(element, bool) \
+            and math.isfinite(element)
+    if not ok:
+        raise InvalidInput(f"{element!r:.40} is not a {kind} element.")
