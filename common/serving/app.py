@@ -193,7 +193,7 @@ def metadata_document(service_state: ServiceState) -> dict[str, Any]:
         "limits": dict(service_state.limits),
         "batching": service_state.runner.describe(),
         "oip": {"tensor_rule": TENSOR_RULE, "inputs": tensor_metadata(model.input_schema),
-                "outputs": tensor_metadata(model.output_schema)},
+                "outputs": tensor_metadata(model.output_schema, outputs=True)},
         **model.metadata()}
 
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # annotations only: app.py imports this module
 log = logging.getLogger(__name__)
 
 EXTENSION = "modelchain"
-OPEN_ROUTES = ("/healthz", "/readyz", "/metrics")
+OPEN_ROUTES = ("/healthz", "/readyz", "/metrics", "/v2/health/live", "/v2/health/ready")
 
 
 def state() -> "ServiceState":
@@ -95,9 +95,11 @@ def _teardown_request(_exc: BaseException | None) -> None:
 
 
 def render_error(error: ServiceError) -> tuple[Response, int]:
-    """The one renderer of every error: the JSON envelope with the class's status."""
+    """The one renderer of every error: the JSON envelope with the class's status (on
+    the Open Inference Protocol's routes, its own form: ``{"error": "<message>"}``)."""
     error = _as_seen_here(error)
-    response = jsonify(error.to_dict())
+    protocol = request.path == "/v2" or request.path.startswith("/v2/")
+    response = jsonify(error=error.message) if protocol else jsonify(error.to_dict())
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="modelchain"'
     return response, error.status

@@ -16,11 +16,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
-from werkzeug.exceptions import HTTPException
 
 from common.client import version_matches
 from common.core.errors import (DeadlineExceeded, InvalidInput, NotFound, NotReady,
-                                ServiceError)
+                                ServiceError, UnsupportedMediaType)
 
 import common.serving.tensors as tensors
 from .hooks import state
@@ -104,17 +103,7 @@ def oip_blueprint() -> Blueprint:
         bp.add_url_rule(base, view_func=_model, methods=["GET"])
         bp.add_url_rule(f"{base}/ready", view_func=_model_ready, methods=["GET"])
         bp.add_url_rule(f"{base}/infer", view_func=_infer, methods=["POST"])
-    bp.register_error_handler(ServiceError, _error)
-    bp.register_error_handler(HTTPException, _http_error)
     return bp
-
-
-def _error(error: ServiceError) -> tuple[Response, int]:
-    return jsonify(error=error.message), error.status
-
-
-def _http_error(error: HTTPException) -> tuple[Response, int]:
-    return jsonify(error=error.description or error.name), error.code or 500
 
 
 def _server() -> Response:
@@ -152,7 +141,7 @@ def _model(name: str, version: str | None = None) -> Response:
     model = state().model
     return jsonify(name=model.name, versions=[model.version], platform="modelchain",
                    inputs=tensors.describe(model.input_schema),
-                   outputs=tensors.describe(model.output_schema),
+                   outputs=tensors.describe(model.output_schema, outputs=True),
                    parameters={"tensor_rule": tensors.RULE})
 
 
@@ -182,14 +171,26 @@ def _infer(name: str, version: str | None = None) -> Response:
     return _response(document, outputs)
 
 
+def _flag(parameters: dict, name: str, default: bool) -> bool:
+    """A boolean parameter; anything but ``true`` or ``false`` is a 400."""
+    value = parameters.get(name, default)
+    if not isinstance(value, bool):
+        raise InvalidInput(f"The parameter {name} must be true or false.")
+    return value
+
+
 def _request_document() -> tuple[dict[str, Any], bytes]:
     """The request's JSON header, validated, and the binary data after it (if any)."""
     body = read_body(request.environ, request.content_length,
                      current_app.config["MAX_CONTENT_LENGTH"])
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise UnsupportedMediaType(f"Content-Encoding {encoding} is not supported; send "
+                                   "the request uncompressed.")
     length = request.headers.get(HEADER_LENGTH)
     header, binary = body, b""
     if length is not None:
-        if not length.isdigit() or int(length) > len(body):
+        if not (length.isascii() and length.isdigit()) or int(length) > len(body):
             raise InvalidInput(f"{HEADER_LENGTH} must be the length of the JSON header.")
         header, binary = body[:int(length)], body[int(length):]
     try:
@@ -203,6 +204,9 @@ def _request_document() -> tuple[dict[str, Any], bytes]:
 def _items(document: dict[str, Any], binary: bytes, schema_fields: dict) -> list[dict]:
     """The batch items the input tensors hold, one element of each per item."""
     columns, offset, batch = {}, 0, None
+    names = [t["name"] for t in document["inputs"]]
+    if len(set(names)) != len(names):
+        raise InvalidInput("Each input tensor may be given once.")
     for tensor in document["inputs"]:
         field = schema_fields.get(tensor["name"])
         if field is None:
@@ -243,7 +247,7 @@ def _elements(tensor: dict, field, binary: bytes, offset: int) -> tuple[list, in
                            f"{current_app.config['MAX_BATCH_SIZE']}.")
     size = tensor["parameters"].get("binary_data_size")
     if size is not None:
-        if not isinstance(size, int) or size < 0 or offset + size > len(binary):
+        if type(size) is not int or size < 0 or offset + size > len(binary):
             raise InvalidInput(f"Input {name!r}: binary_data_size does not fit the body.")
         elements = tensors.decode_binary(kind, binary[offset:offset + size], count)
         offset += size
@@ -264,14 +268,18 @@ def _response(document: dict[str, Any], outputs: list[Any]) -> Response:
     if unknown:
         raise InvalidInput(f"Unknown output {unknown[0]!r}; this model gives "
                            f"{', '.join(schema_fields)}.")
-    binary_default = bool(document["parameters"].get("binary_data_output", False))
+    if len({o["name"] for o in wanted}) != len(wanted):
+        raise InvalidInput("Each output may be asked for once.")
+    binary_default = _flag(document["parameters"], "binary_data_output", False)
     tensors_out, chunks = [], []
     for output in wanted:
         field = schema_fields[output["name"]]
-        values = [tensors.output_element(field, o.get(output["name"])) for o in outputs]
-        tensor = {"name": output["name"], "datatype": tensors.datatype(field),
+        binary = _flag(output.get("parameters") or {}, "binary_data", binary_default)
+        values = [tensors.output_element(field, o.get(output["name"]), binary)
+                  for o in outputs]
+        tensor = {"name": output["name"], "datatype": tensors.output_datatype(field),
                   "shape": [len(values)]}
-        if output["parameters"].get("binary_data", binary_default):
+        if binary:
             chunk = tensors.encode_binary(tensor["datatype"], values)
             tensor["parameters"] = {"binary_data_size": len(chunk)}
             chunks.append(chunk)
@@ -279,7 +287,7 @@ def _response(document: dict[str, Any], outputs: list[Any]) -> Response:
             tensor["data"] = values
         tensors_out.append(tensor)
     header = json.dumps({"model_name": model.name, "model_version": model.version,
-                         "id": document.get("id") or g.context.request_id,
+                         "id": document["id"] if "id" in document else g.context.request_id,
                          "parameters": {}, "outputs": tensors_out}).encode()
     if not chunks:
         return Response(header, content_type="application/json")

@@ -156,8 +156,15 @@ def _oip(description: str, responses: dict, request: str | None = None) -> dict:
                      "schema": {"$ref": f"#/components/schemas/{schema}"}}}}
                      for status, (text, schema) in responses.items()}}
     if request:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{request}"}}}}
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        operation["description"] = (
+            "With Triton's binary tensor extension the body is the JSON header, then the "
+            "tensors' bytes; the Inference-Header-Content-Length header gives the JSON "
+            "header's length, on the request and on an answer that carries binary outputs.")
+        operation["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{request}"}},
+            "application/octet-stream": binary}}
+        operation["responses"]["200"]["content"]["application/octet-stream"] = binary
     return operation
 
 
@@ -166,27 +173,32 @@ def _oip_paths(spec: APISpec, model: Model) -> None:
     spec.components.schema("OipInferRequest", schema=InferRequestSchema)
     spec.components.schema("OipInferResponse", schema=InferResponseSchema)
     spec.components.schema("OipError", schema=OipErrorSchema)
-    plain = {"200": ("OK", "OipAny"), "404": ("No such model", "OipError"),
-             "503": ("Not ready", "OipError")}
     spec.components.schema("OipAny", component={"type": "object"})
-    spec.path(path="/v2", operations={"get": _oip("Server metadata", plain)})
-    spec.path(path="/v2/health/live", operations={"get": _oip("Server live", plain)})
-    spec.path(path="/v2/health/ready", operations={"get": _oip("Server ready", plain)})
+    failed = {"500": ("Internal error", "OipError")}
+    guarded = {**failed, "401": ("Missing or wrong API key", "OipError")}
+    ready = {"200": ("Ready", "OipAny"), "503": ("Not ready ({\"ready\": false})", "OipAny")}
+    spec.path(path="/v2", operations={"get": _oip(
+        "Server metadata", {"200": ("OK", "OipAny"), **guarded})})
+    spec.path(path="/v2/health/live", operations={"get": _oip(
+        "Server live", {"200": ("Live", "OipAny"), **failed})})
+    spec.path(path="/v2/health/ready", operations={"get": _oip(
+        "Server ready", {**ready, **failed})})
     name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"},
             "example": model.name}
     version = {"name": "version", "in": "path", "required": True,
                "schema": {"type": "string"}, "example": model.version}
-    infer = {"200": ("The outputs (binary ones after the JSON header, with "
-                     "Inference-Header-Content-Length)", "OipInferResponse"),
-             "400": ("Bad tensors", "OipError"), "401": ("Missing API key", "OipError"),
-             "404": ("No such model", "OipError"), "413": ("Too large", "OipError"),
-             "503": ("Not ready", "OipError"), "504": ("Deadline", "OipError")}
+    missing = {"404": ("No such model or version", "OipError")}
+    infer = {"200": ("The output tensors", "OipInferResponse"),
+             "400": ("Bad tensors", "OipError"), "413": ("Too large", "OipError"),
+             "415": ("Compressed body", "OipError"), "503": ("Not ready", "OipError"),
+             "504": ("Deadline", "OipError"), **missing, **guarded}
     for base, params in (("/v2/models/{name}", [name]),
                          ("/v2/models/{name}/versions/{version}", [name, version])):
-        spec.path(path=base, parameters=params,
-                  operations={"get": _oip("Model metadata (tensors by the rule)", plain)})
-        spec.path(path=f"{base}/ready", parameters=params,
-                  operations={"get": _oip("Model ready", plain)})
+        spec.path(path=base, parameters=params, operations={"get": _oip(
+            "Model metadata (tensors by the rule)",
+            {"200": ("OK", "OipAny"), **missing, **guarded})})
+        spec.path(path=f"{base}/ready", parameters=params, operations={"get": _oip(
+            "Model ready", {**ready, **missing, **guarded})})
         spec.path(path=f"{base}/infer", parameters=params, operations={"post": _oip(
             "Infer: input tensors in, output tensors out", infer, "OipInferRequest")})
 

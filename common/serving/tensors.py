@@ -28,7 +28,8 @@ INTEGER_TYPES = ("INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32",
 #: Datatype -> (struct format of one element, its size) for the binary extension.
 BINARY_FORMATS = {"BOOL": ("?", 1), "INT8": ("b", 1), "INT16": ("h", 2), "INT32": ("i", 4),
                   "INT64": ("q", 8), "UINT8": ("B", 1), "UINT16": ("H", 2),
-                  "UINT32": ("I", 4), "UINT64": ("Q", 8), "FP32": ("f", 4), "FP64": ("d", 8)}
+                  "UINT32": ("I", 4), "UINT64": ("Q", 8), "FP16": ("e", 2), "FP32": ("f", 4),
+                  "FP64": ("d", 8)}
 DATATYPES = ("BYTES", *BINARY_FORMATS)
 
 
@@ -47,7 +48,7 @@ def accepted(field: fields.Field) -> tuple[str, ...]:
     """The datatypes an input tensor for ``field`` may have."""
     kind = datatype(field)
     if kind == "FP64":
-        return ("FP64", "FP32", *INTEGER_TYPES)
+        return ("FP64", "FP32", "FP16", *INTEGER_TYPES)
     return INTEGER_TYPES if kind == "INT64" else (kind,)
 
 
@@ -56,9 +57,17 @@ def is_json(field: fields.Field) -> bool:
     return datatype(field) == "BYTES" and not isinstance(field, fields.String)
 
 
-def describe(schema: type[Schema]) -> list[dict[str, Any]]:
+def output_datatype(field: fields.Field) -> str:
+    """An output's datatype: as an input's, but an optional number or boolean (which a
+    model may leave out) travels as BYTES JSON, where ``null`` can be said."""
+    kind = datatype(field)
+    return kind if field.required or kind == "BYTES" else "BYTES"
+
+
+def describe(schema: type[Schema], outputs: bool = False) -> list[dict[str, Any]]:
     """Tensor metadata (name, datatype, shape) of a schema's fields."""
-    return [{"name": name, "datatype": datatype(field), "shape": [-1]}
+    kind = output_datatype if outputs else datatype
+    return [{"name": name, "datatype": kind(field), "shape": [-1]}
             for name, field in schema().fields.items()]
 
 
@@ -79,10 +88,18 @@ def item_value(field: fields.Field, element: Any) -> Any:
     return element
 
 
-def output_element(field: fields.Field, value: Any) -> Any:
-    """The tensor element of one output value (objects and lists as JSON text)."""
-    if datatype(field) == "BYTES" and not isinstance(value, str):
+def output_element(field: fields.Field, value: Any, binary: bool = False) -> Any:
+    """The tensor element of one output value (objects, lists and absent values as JSON
+    text; an image as the file's bytes when sent binary, else as its base64 text)."""
+    if output_datatype(field) != "BYTES":
+        return value
+    if not isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
+    if binary and field.metadata.get("format") == "byte":
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError:
+            return value
     return value
 
 
@@ -142,7 +159,10 @@ def check_element(kind: str, element: Any) -> None:
     elif kind in INTEGER_TYPES:
         ok = isinstance(element, int) and not isinstance(element, bool)
     else:
-        ok = isinstance(element, (int, float)) and not isinstance(element, bool) \
-            and math.isfinite(element)
+        try:
+            ok = isinstance(element, (int, float)) and not isinstance(element, bool) \
+                and math.isfinite(float(element))
+        except OverflowError:  # an integer of hundreds of digits
+            ok = False
     if not ok:
         raise InvalidInput(f"{element!r:.40} is not a {kind} element.")

@@ -147,3 +147,102 @@ def test_a_request_parameter_named_like_a_field_sets_it_for_every_item(client):
                                       "inputs": [tensor("text", ["ab", "c"])],
                                       "outputs": [{"name": "shout"}]}).get_json()
     assert answer["outputs"][0]["data"] == ["ABABAB", "CCC"]
+
+
+@pytest.mark.parametrize("method,path,body,status", [
+    ("post", INFER, {"inputs": [tensor("text", ["boom"])]}, 500),       # the model crashes
+    ("get", "/v2/models/words/config", None, 404),                      # no such route
+    ("get", INFER, None, 405),
+])
+def test_every_error_on_the_protocols_routes_is_its_string_form(client, method, path, body,
+                                                                  status):
+    answer = getattr(client, method)(path, json=body) if body else getattr(client, method)(path)
+    assert answer.status_code == status
+    assert isinstance(answer.get_json()["error"], str)
+
+
+@pytest.mark.parametrize("body,fragment", [
+    ({"inputs": [tensor("repeat", [int("1" + "0" * 400)], "INT64"), tensor("text", ["a"])]},
+     "repeat"),
+    ({"inputs": [tensor("text", ["a"]), tensor("text", ["b"])]}, "once"),
+    ({"inputs": [tensor("text", ["a"])], "outputs": [{"name": "words"}, {"name": "words"}]},
+     "once"),
+    ({"inputs": [tensor("text", ["a"])], "parameters": {"binary_data_output": "false"}},
+     "true or false"),
+])
+def test_odd_values_are_400s(client, body, fragment):
+    answer = client.post(INFER, json=body)
+    assert answer.status_code == 400 and fragment in answer.get_json()["error"]
+
+
+def test_odd_framing_is_refused_not_crashed(client):
+    body = json.dumps({"inputs": [tensor("text", ["a"])]}).encode()
+    odd = client.post(INFER, data=body, headers={"Inference-Header-Content-Length": "²"})
+    assert odd.status_code == 400
+    packed = client.post(INFER, data=body, content_type="application/json",
+                         headers={"Content-Encoding": "gzip"})
+    assert packed.status_code == 415 and "uncompressed" in packed.get_json()["error"]
+    assert client.post(INFER, json={"id": "", "inputs": [tensor("text", ["a"])]}) \
+        .get_json()["id"] == ""  # a given id comes back as given
+
+
+def test_fp16_is_taken_for_a_number():
+    from marshmallow import Schema, fields
+
+    from common import Function, create_service_app
+
+    class Half(Function):
+        name = "half"
+        input_schema = Schema.from_dict({"x": fields.Float(required=True)})
+        output_schema = Schema.from_dict({"y": fields.Float(required=True)})
+        sample_input = {"x": 1.0}
+
+        def predict(self, inputs):
+            return [{"y": i["x"] * 2} for i in inputs]
+
+    half = create_service_app(Half, config={"LOAD_MODEL": "sync"}).test_client()
+    data = encode_binary("FP16", [1.5, 2.0])
+    header = json.dumps({"inputs": [{"name": "x", "shape": [2], "datatype": "FP16",
+                                     "parameters": {"binary_data_size": len(data)}}]}).encode()
+    answer = half.post("/v2/models/half/infer", data=header + data,
+                       headers={"Inference-Header-Content-Length": str(len(header))})
+    assert answer.get_json()["outputs"][0]["data"] == [3.0, 4.0]
+    huge = half.post("/v2/models/half/infer", json={"inputs": [
+        {"name": "x", "shape": [1], "datatype": "FP64", "data": [int("1" + "0" * 400)]}]})
+    assert huge.status_code == 400 and "is not a FP64" in huge.get_json()["error"]
+
+
+def test_health_routes_are_open_like_healthz():
+    locked = make_app(API_KEYS="k1").test_client()
+    assert locked.get("/v2/health/live").status_code == 200
+    assert locked.get("/v2/health/ready").status_code == 200
+    assert locked.get("/v2/models/words").status_code == 401
+
+
+def test_an_image_output_is_the_files_bytes_in_binary_and_base64_in_json():
+    import base64
+
+    from marshmallow import Schema, fields
+
+    from common import Function, create_service_app
+
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8
+
+    class Painter(Function):
+        name = "painter"
+        input_schema = Schema.from_dict({"text": fields.String(required=True)})
+        output_schema = Schema.from_dict({"image": fields.String(
+            required=True, metadata={"format": "byte"})})
+        sample_input = {"text": "x"}
+
+        def predict(self, inputs):
+            return [{"image": base64.b64encode(png).decode()} for _ in inputs]
+
+    painter = create_service_app(Painter, config={"LOAD_MODEL": "sync"}).test_client()
+    request = {"inputs": [tensor("text", ["a"])]}
+    as_json = painter.post("/v2/models/painter/infer", json=request).get_json()
+    assert base64.b64decode(as_json["outputs"][0]["data"][0]) == png
+    binary = painter.post("/v2/models/painter/infer",
+                          json={**request, "parameters": {"binary_data_output": True}})
+    length = int(binary.headers["Inference-Header-Content-Length"])
+    assert decode_binary("BYTES", binary.data[length:], 1) == [png]
