@@ -16,8 +16,10 @@ import tempfile
 from pathlib import Path
 
 from common.client import Client
+from common.pipeline.contracts import contract_of
 
 from .. import servers
+from ..apps import create_noop_app
 from ..load import LoadResult, run_wrk
 from ..pydriver import drive
 from ..report import Table, ratio, write_json
@@ -34,7 +36,8 @@ def run(options: Options) -> list[Table]:
     concurrencies = (1, 8)
     with tempfile.TemporaryDirectory(prefix="bench-pipes-") as tmp:
         registry = _registry(Path(tmp))
-        env = {"MODELCHAIN_REGISTRY": str(registry)}
+        env = {"MODELCHAIN_REGISTRY": str(registry),
+               "MODELCHAIN_CONTRACTS": str(contracts_for_stages(Path(tmp) / "contracts"))}
         entries = servers.entries([*STAGES, CHAIN], registry, threads=options.threads)
         with servers.serve(entries, env, tag="pipes") as svc:
             urls = {name: process.url for name, process in svc.items()}
@@ -43,6 +46,17 @@ def run(options: Options) -> list[Table]:
     write_json("pipes", {"options": vars(options), "hop": [r.to_dict() for r in hops],
                          "chain": [r.to_dict() for r in chains]})
     return [_hop_table(hops), _chain_table(chains)]
+
+
+def contracts_for_stages(folder: Path) -> Path:
+    """The no-op stages' published contracts, where the pipeline reads its steps'
+    (``MODELCHAIN_CONTRACTS``): they are not registered services of the project."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in STAGES:
+        client = create_noop_app(name, {"LOAD_MODEL": "off"}).test_client()
+        contract = contract_of(client.get("/metadata").get_json())
+        (folder / f"{name}.json").write_text(json.dumps(contract))
+    return folder
 
 
 def _registry(folder: Path) -> Path:
