@@ -47,14 +47,16 @@ CODES = {400: "bad_request", 403: "forbidden", 414: "request_line_too_long",
          501: "not_implemented", 503: "busy", 504: "deadline_exceeded"}
 QUEUED_AT = "modelchain.queued_at"
 SWEEP_S = 0.1
+_PROTOCOL_LINE = re.compile(rb"[A-Z]{3,7} /v2(?:[/? ])")
 _DEADLINE_HEADER = re.compile(rb"\r\nx-deadline-ms:[ \t]*([0-9]{1,9}(?:\.[0-9]*)?)", re.I)
 _current = threading.local()
 
 
 def json_error_response(status: int, reason: str, message: str,
-                        headers: tuple[str, ...] = ()) -> bytes:
-    """A complete HTTP/1.1 response carrying the JSON error envelope."""
-    body = json.dumps({"error": {
+                        headers: tuple[str, ...] = (), protocol: bool = False) -> bytes:
+    """A complete HTTP/1.1 response carrying the JSON error envelope (``protocol``: the
+    Open Inference Protocol's form, ``{"error": "<message>"}``, for its /v2 routes)."""
+    body = json.dumps({"error": message or reason} if protocol else {"error": {
         "code": CODES.get(status, "http_error"), "message": message or reason,
         "details": {"status": status, "reason": reason}}}).encode()
     head = [f"HTTP/1.1 {status} {reason}", "Connection: close",
@@ -196,16 +198,16 @@ class ServiceWorker(ThreadWorker):
         return None
 
     def _refuse(self, conn, status: int, reason: str, message: str, headers) -> None:
+        protocol = _PROTOCOL_LINE.match(_peek(conn.sock) or b"") is not None
         try:  # a few hundred bytes: the socket buffer takes them without waiting
-            conn.sock.send(json_error_response(status, reason, message, headers),
+            conn.sock.send(json_error_response(status, reason, message, headers, protocol),
                            socket.MSG_DONTWAIT)
         except OSError:
             pass  # the client is gone; the closer thread closes the socket either way
 
 
-def _peeked_budget(sock) -> float | None:
-    """The ``X-Deadline-Ms`` budget (seconds) of the request waiting on ``sock``, read
-    without consuming it; None when its headers have not arrived or carry none.
+def _peek(sock) -> bytes | None:
+    """What has arrived on ``sock``, read without consuming it (None: nothing yet).
 
     It peeks through a duplicate of the descriptor: a Python socket with a timeout
     waits for data before any recv, MSG_DONTWAIT or not, and the main loop must never
@@ -215,11 +217,19 @@ def _peeked_budget(sock) -> float | None:
     except OSError:
         return None
     try:
-        data = peeker.recv(8192, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        return peeker.recv(8192, socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except OSError:  # BlockingIOError: nothing has arrived yet
         return None
     finally:
         peeker.close()
+
+
+def _peeked_budget(sock) -> float | None:
+    """The ``X-Deadline-Ms`` budget (seconds) of the request waiting on ``sock``; None
+    when its headers have not all arrived or carry none."""
+    data = _peek(sock)
+    if data is None:
+        return None
     end = data.find(b"\r\n\r\n")
     if end < 0:
         return None  # the headers are not all there yet

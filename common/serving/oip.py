@@ -24,7 +24,7 @@ from common.core.errors import (DeadlineExceeded, InvalidInput, NotFound, NotRea
 import common.serving.tensors as tensors
 from .hooks import state
 from .model import Failed
-from .validation import as_batch, read_body, validate_items
+from .validation import as_batch, read_body, string_problems, validate_items
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 EXTENSIONS = ["binary_tensor_data", "modelchain_schemas"]
@@ -153,6 +153,9 @@ def _model_ready(name: str, version: str | None = None) -> tuple[Response, int]:
 
 def _infer(name: str, version: str | None = None) -> Response:
     _served(name, version)
+    if request.headers.get("X-Pipe-Next", "").strip():
+        raise InvalidInput("X-Pipe-Next is not taken on the Open Inference Protocol "
+                           "routes; chain with POST /predict, or call a pipeline.")
     service_state = state()
     if not service_state.model.ready:
         raise NotReady("The model is not loaded yet.")
@@ -194,9 +197,17 @@ def _request_document() -> tuple[dict[str, Any], bytes]:
             raise InvalidInput(f"{HEADER_LENGTH} must be the length of the JSON header.")
         header, binary = body[:int(length)], body[int(length):]
     try:
-        return InferRequestSchema().load(json.loads(header)), binary
+        document = json.loads(header)
     except (ValueError, RecursionError) as e:
         raise InvalidInput("The inference request is not valid JSON.") from e
+    # every string of it (ids, parameters, keys, data) is held to the same rules as
+    # /predict's: length, valid Unicode, nesting
+    problems = string_problems(document, current_app.config["MAX_TEXT_LENGTH"])
+    if problems:
+        path, messages = next(iter(problems.items()))
+        raise InvalidInput(f"The inference request's {path}: {messages[0]}")
+    try:
+        return InferRequestSchema().load(document), binary
     except ValidationError as e:
         raise InvalidInput(f"Malformed inference request: {e.normalized_messages()}") from e
 
@@ -234,7 +245,7 @@ def _elements(tensor: dict, field, binary: bytes, offset: int) -> tuple[list, in
     its datatype, its shape and the rule's one element per item."""
     name, kind, shape = tensor["name"], tensor["datatype"], tensor["shape"]
     if kind not in tensors.accepted(field):
-        raise InvalidInput(f"Input {name!r} must be {' or '.join(tensors.accepted(field)[:3])}, "
+        raise InvalidInput(f"Input {name!r} must be {' or '.join(tensors.accepted(field))}, "
                            f"not {kind}.")
     count = 1
     for dim in shape:
@@ -252,7 +263,7 @@ def _elements(tensor: dict, field, binary: bytes, offset: int) -> tuple[list, in
         elements = tensors.decode_binary(kind, binary[offset:offset + size], count)
         offset += size
     else:
-        elements = tensors.flatten(tensor.get("data"), count)
+        elements = tensors.flatten(tensor.get("data"), count, name)
         for element in elements:
             tensors.check_element(kind, element)
     if len(elements) != count:

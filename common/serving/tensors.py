@@ -83,8 +83,9 @@ def item_value(field: fields.Field, element: Any) -> Any:
     if is_json(field) and isinstance(element, str):
         try:
             return json.loads(element)
-        except ValueError as e:
-            raise InvalidInput("A BYTES element of a list or object field is not JSON.") from e
+        except (ValueError, RecursionError) as e:  # RecursionError: absurdly nested
+            raise InvalidInput("A BYTES element of a list or object field is not JSON "
+                               "(or nests too deeply).") from e
     return element
 
 
@@ -134,7 +135,7 @@ def encode_binary(kind: str, elements: list[Any]) -> bytes:
     return b"".join(struct.pack("<I", len(p)) + p for p in parts)
 
 
-def flatten(data: Any, limit: int) -> list[Any]:
+def flatten(data: Any, limit: int, name: str = "") -> list[Any]:
     """The elements of a (possibly nested, row-major) JSON ``data`` list, without
     recursion, at most ``limit`` of them."""
     out: list[Any] = []
@@ -146,7 +147,8 @@ def flatten(data: Any, limit: int) -> list[Any]:
         else:
             out.append(node)
             if len(out) > limit:
-                raise InvalidInput(f"A tensor holds more than {limit} elements.")
+                raise InvalidInput(f"Input {name!r} holds more elements than its shape "
+                                   f"says ({limit}).")
     return out
 
 

@@ -44,9 +44,12 @@ def parse_json_body(content_type: str | None, raw: bytes) -> Any:
         raise InvalidInput("The body is empty; send a JSON object or a list of objects.")
     try:
         return json.loads(raw)
-    except (ValueError, RecursionError) as e:  # RecursionError: absurdly nested JSON
+    except RecursionError as e:
         raise InvalidInput("The body is not valid JSON.",
-                           {"body": [str(e)[:200]]}) from e
+                           {"body": ["Nested too deeply."]}) from e
+    except ValueError as e:
+        reason = "A number has too many digits." if "digits" in str(e) else str(e)[:200]
+        raise InvalidInput("The body is not valid JSON.", {"body": [reason]}) from e
 
 
 def as_batch(document: Any, max_batch_size: int) -> tuple[list[Any], bool]:

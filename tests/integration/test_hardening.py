@@ -251,3 +251,19 @@ def test_a_deadline_written_in_the_body_is_not_read_as_a_header(slowpoke):
     for holder in holders:
         holder.join()
     assert status == 503 and answer["error"]["code"] == "busy"  # queue wait, not 504
+
+
+def test_a_queued_oip_request_is_refused_in_the_protocols_form(slowpoke):
+    import threading
+    import time
+    holders = [threading.Thread(target=requests.post, args=(f"{slowpoke}/predict",),
+                                kwargs={"json": {"seconds": 3}, "timeout": 20})
+               for _ in range(2)]
+    for holder in holders:
+        holder.start()
+    time.sleep(0.5)
+    answer = requests.post(f"{slowpoke}/v2/models/slow/infer", timeout=20, json={
+        "inputs": [{"name": "seconds", "shape": [1], "datatype": "FP64", "data": [0]}]})
+    for holder in holders:
+        holder.join()
+    assert answer.status_code == 503 and isinstance(answer.json()["error"], str)

@@ -246,3 +246,26 @@ def test_an_image_output_is_the_files_bytes_in_binary_and_base64_in_json():
                           json={**request, "parameters": {"binary_data_output": True}})
     length = int(binary.headers["Inference-Header-Content-Length"])
     assert decode_binary("BYTES", binary.data[length:], 1) == [png]
+
+
+def test_absurdly_nested_json_in_a_bytes_element_is_a_400(client):
+    body = {"inputs": [tensor("text", ["a"]), tensor("tags", ["[" * 2400 + "]" * 2400])]}
+    answer = client.post(INFER, json=body)
+    assert answer.status_code == 400 and "nests too deeply" in answer.get_json()["error"]
+
+
+@pytest.mark.parametrize("body,fragment", [
+    ({"parameters": {"a": "ok \ud800"}, "inputs": [tensor("text", ["a"])]}, "Unicode"),
+    ({"id": "x" * 60, "parameters": {"k" * 60: 1}, "inputs": [tensor("text", ["a"])]},
+     "maximum of 50"),
+])
+def test_every_string_of_the_request_is_held_to_the_rules(body, fragment):
+    small = make_app(MAX_TEXT_LENGTH=50).test_client()
+    answer = small.post(INFER, data=json.dumps(body), content_type="application/json")
+    assert answer.status_code == 400 and fragment in answer.get_json()["error"]
+
+
+def test_pipe_next_is_refused_on_infer(client):
+    answer = client.post(INFER, json={"inputs": [tensor("text", ["a"])]},
+                         headers={"X-Pipe-Next": "sentiment"})
+    assert answer.status_code == 400 and "X-Pipe-Next" in answer.get_json()["error"]
