@@ -3,8 +3,11 @@ right status, whoever answers it (gunicorn itself or the service), and no body i
 cut and then parsed."""
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import threading
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -150,6 +153,23 @@ def test_invented_methods_do_not_grow_the_metrics(urls):
 
 
 # ------------------------------------------------------------------ bounded work
+
+@contextlib.contextmanager
+def threads_held(url: str, seconds: float, count: int = 2):
+    """``count`` requests that sleep ``seconds`` in the service: while inside, every
+    thread of the two-thread test service is busy."""
+    holders = [threading.Thread(target=requests.post, args=(f"{url}/predict",),
+                                kwargs={"json": {"seconds": seconds}, "timeout": 20})
+               for _ in range(count)]
+    for holder in holders:
+        holder.start()
+    time.sleep(0.5)  # both requests are asleep in the service by now
+    try:
+        yield
+    finally:
+        for holder in holders:
+            holder.join()
+
 @pytest.fixture(scope="module")
 def slowpoke(service_pool):
     """A two-thread service whose requests take as long as they ask (bench.apps')."""
@@ -159,22 +179,13 @@ def slowpoke(service_pool):
 
 
 def test_requests_waiting_for_a_busy_service_are_answered_not_left_waiting(slowpoke):
-    import threading
-    import time
-    holders = [threading.Thread(target=requests.post, args=(f"{slowpoke}/predict",),
-                                kwargs={"json": {"seconds": 4}, "timeout": 20})
-               for _ in range(2)]
-    for holder in holders:
-        holder.start()
-    time.sleep(0.5)  # both threads of the service are now asleep
-    started = time.monotonic()
-    late = requests.post(f"{slowpoke}/predict", json={}, timeout=20,
-                         headers={"X-Deadline-Ms": "500"})
-    late_after = time.monotonic() - started
-    busy = requests.post(f"{slowpoke}/predict", json={}, timeout=20)
-    busy_after = time.monotonic() - started
-    for holder in holders:
-        holder.join()
+    with threads_held(slowpoke, 4):
+        started = time.monotonic()
+        late = requests.post(f"{slowpoke}/predict", json={}, timeout=20,
+                             headers={"X-Deadline-Ms": "500"})
+        late_after = time.monotonic() - started
+        busy = requests.post(f"{slowpoke}/predict", json={}, timeout=20)
+        busy_after = time.monotonic() - started
     assert late.status_code == 504 and late.json()["error"]["code"] == "deadline_exceeded"
     assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
     assert late_after < 3 and busy_after < 3.5  # both long before the sleepers woke
@@ -194,7 +205,6 @@ def test_a_chain_through_a_service_again_is_refused_at_once(urls):
 
 
 def test_clients_that_never_finish_their_headers_do_not_silence_the_service(slowpoke):
-    import time
     sockets = []
     host, port = urlsplit(slowpoke).hostname, urlsplit(slowpoke).port
     try:
@@ -224,7 +234,6 @@ def test_idle_connections_hold_no_thread(slowpoke):
 
 
 def test_the_deadline_counts_from_the_request_not_from_the_connection(slowpoke):
-    import time
     body = b"{}"
     request = post("/predict", body, "Content-Type: application/json",
                    f"Content-Length: {len(body)}", "X-Deadline-Ms: 1000")
@@ -237,33 +246,15 @@ def test_the_deadline_counts_from_the_request_not_from_the_connection(slowpoke):
 
 
 def test_a_deadline_written_in_the_body_is_not_read_as_a_header(slowpoke):
-    import threading
-    import time
-    holders = [threading.Thread(target=requests.post, args=(f"{slowpoke}/predict",),
-                                kwargs={"json": {"seconds": 3}, "timeout": 20})
-               for _ in range(2)]
-    for holder in holders:
-        holder.start()
-    time.sleep(0.5)
-    body = b"x\r\nX-Deadline-Ms: 1\r\n"
-    status, _, answer = raw(slowpoke, post("/predict", body, "Content-Type: text/plain",
-                                           f"Content-Length: {len(body)}"))
-    for holder in holders:
-        holder.join()
-    assert status == 503 and answer["error"]["code"] == "busy"  # queue wait, not 504
+    with threads_held(slowpoke, 3):
+        body = b"x\r\nX-Deadline-Ms: 1\r\n"
+        status, _, answer = raw(slowpoke, post("/predict", body, "Content-Type: text/plain",
+                                               f"Content-Length: {len(body)}"))
+        assert status == 503 and answer["error"]["code"] == "busy"  # queue wait, not 504
 
 
 def test_a_queued_oip_request_is_refused_in_the_protocols_form(slowpoke):
-    import threading
-    import time
-    holders = [threading.Thread(target=requests.post, args=(f"{slowpoke}/predict",),
-                                kwargs={"json": {"seconds": 3}, "timeout": 20})
-               for _ in range(2)]
-    for holder in holders:
-        holder.start()
-    time.sleep(0.5)
-    answer = requests.post(f"{slowpoke}/v2/models/slow/infer", timeout=20, json={
-        "inputs": [{"name": "seconds", "shape": [1], "datatype": "FP64", "data": [0]}]})
-    for holder in holders:
-        holder.join()
-    assert answer.status_code == 503 and isinstance(answer.json()["error"], str)
+    with threads_held(slowpoke, 3):
+        answer = requests.post(f"{slowpoke}/v2/models/slow/infer", timeout=20, json={
+            "inputs": [{"name": "seconds", "shape": [1], "datatype": "FP64", "data": [0]}]})
+        assert answer.status_code == 503 and isinstance(answer.json()["error"], str)
