@@ -134,6 +134,7 @@ class ServiceWorker(ThreadWorker):
     def enqueue_req(self, conn) -> None:
         """Queue a connection for a thread, stamped, and watched while it waits."""
         conn.queued_at = time.monotonic()
+        conn.head = None  # this request's own, read once its headers are in
         future = self.tpool.submit(self._run_queued, conn)
         self._queued[conn] = future
         future.add_done_callback(
@@ -185,7 +186,7 @@ class ServiceWorker(ThreadWorker):
 
     def _overdue(self, conn, now: float):
         waited = now - conn.queued_at
-        budget = _peeked_budget(conn.sock)
+        budget = (_head(conn) or (None, False))[0]
         if budget is not None and waited >= budget:
             return (504, "Gateway Timeout",
                     "The deadline passed while the request waited for a thread.", ())
@@ -198,7 +199,9 @@ class ServiceWorker(ThreadWorker):
         return None
 
     def _refuse(self, conn, status: int, reason: str, message: str, headers) -> None:
-        protocol = _PROTOCOL_LINE.match(_peek(conn.sock) or b"") is not None
+        head = _head(conn)  # a request line alone is enough to tell a /v2 route
+        protocol = head[1] if head else \
+            _PROTOCOL_LINE.match(_peek(conn.sock) or b"") is not None
         try:  # a few hundred bytes: the socket buffer takes them without waiting
             conn.sock.send(json_error_response(status, reason, message, headers, protocol),
                            socket.MSG_DONTWAIT)
@@ -224,14 +227,16 @@ def _peek(sock) -> bytes | None:
         peeker.close()
 
 
-def _peeked_budget(sock) -> float | None:
-    """The ``X-Deadline-Ms`` budget (seconds) of the request waiting on ``sock``; None
-    when its headers have not all arrived or carry none."""
-    data = _peek(sock)
-    if data is None:
-        return None
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
-        return None  # the headers are not all there yet
-    match = _DEADLINE_HEADER.search(data, 0, end + 2)  # the headers only, not the body
-    return float(match.group(1)) / 1000.0 if match else None
+def _head(conn) -> tuple[float | None, bool] | None:
+    """What the sweep needs of the request waiting on ``conn``: its ``X-Deadline-Ms``
+    budget in seconds (None without one) and whether it is for a /v2 route. Peeked once
+    its headers have all arrived, then kept on the connection; None before."""
+    if conn.head is None:
+        data = _peek(conn.sock) or b""
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        match = _DEADLINE_HEADER.search(data, 0, end + 2)  # the headers, not the body
+        conn.head = (float(match.group(1)) / 1000.0 if match else None,
+                     _PROTOCOL_LINE.match(data) is not None)
+    return conn.head

@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import requests
 
@@ -134,11 +134,13 @@ def _spawn(entry: ServiceEntry, bind: str, url: str, env: dict[str, str],
     return ServiceProcess(entry, url, log_path, process)
 
 
-def wait_ready(services: Iterable[ServiceProcess], timeout: float = 180.0) -> None:
-    """Block until every service's ``/readyz`` answers 200; raise if one dies or times out."""
+def wait_ready(services: Iterable[ServiceProcess], timeout: float = 180.0,
+               stop: Callable[[], bool] = lambda: False) -> None:
+    """Block until every service's ``/readyz`` answers 200 (or ``stop()`` says to give
+    up); raise if one dies or times out."""
     deadline = time.monotonic() + timeout
     pending = list(services)
-    while pending:
+    while pending and not stop():
         pending = [s for s in pending if not _is_ready(s)]
         if pending and time.monotonic() > deadline:
             names = ", ".join(s.entry.name for s in pending)
@@ -279,11 +281,7 @@ def _report_ready(services: list[ServiceProcess], timeout: float, log_dir: Path,
     ready, deadline = [], time.monotonic() + timeout
     for service in services:
         try:
-            while not stopping and not _is_ready(service):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"not ready after {timeout:.0f}s\n"
-                                       f"{service.log_tail()}")
-                time.sleep(0.2)
+            wait_ready([service], deadline - time.monotonic(), lambda: bool(stopping))
             if stopping:
                 return []
             ready.append(service)

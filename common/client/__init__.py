@@ -10,7 +10,7 @@ from .client import (Algo, Client, PipeResponse, default_client, downstream_budg
 from .stages import (PIPE_NEXT_HEADER, Stage, format_stages, parse_stages, select_fields,
                      version_matches)
 
-__all__ = ["Algo", "Client", "ItemResult", "PartialAnswer", "PipeResponse", "pipe_partial", "PIPE_NEXT_HEADER", "Stage",
-           "default_client", "downstream_budget", "format_stages", "parse_stages",
-           "reset_default_client",
-           "select_fields", "unreached", "version_matches"]
+__all__ = ["Algo", "Client", "ItemResult", "PIPE_NEXT_HEADER", "PartialAnswer", "PipeResponse",
+           "Stage", "default_client", "downstream_budget", "format_stages", "parse_stages",
+           "pipe_partial", "reset_default_client", "select_fields", "unreached",
+           "version_matches"]

@@ -84,6 +84,18 @@ class PartialAnswer:
     errors: dict[int, ServiceError]
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    def placed(self, positions: list[int], count: int,
+               known: dict[int, ServiceError]) -> "PartialAnswer":
+        """This answer to a subset of a batch of ``count`` items, put back at the
+        subset's ``positions``, beside the errors already ``known`` for the others."""
+        results: list[Any] = [None] * count
+        errors = dict(known)
+        for position, index in enumerate(positions):
+            results[index] = self.results[position]
+            if position in self.errors:
+                errors[index] = self.errors[position]
+        return PartialAnswer(results, dict(sorted(errors.items())), self.metadata)
+
 
 def pipe_partial(algo: "Algo", items: list[Any], *, next: Sequence[Any] = (),
                  timeout: float | None = None) -> PartialAnswer:
@@ -113,17 +125,12 @@ def pipe_partial(algo: "Algo", items: list[Any], *, next: Sequence[Any] = (),
 def _without(algo: "Algo", items: list[Any], bad: set[int], error: InvalidInput,
              **options: Any) -> PartialAnswer:
     """The answer when ``bad`` items were refused: the others sent again alone."""
-    errors: dict[int, ServiceError] = {i: item_error(error, i) for i in bad}
+    errors: dict[int, ServiceError] = {i: item_error(error, i) for i in sorted(bad)}
     good = [i for i in range(len(items)) if i not in bad]
-    results: list[Any] = [None] * len(items)
     if not good:
-        return PartialAnswer(results, errors)
+        return PartialAnswer([None] * len(items), errors)
     rest = pipe_partial(algo, [items[i] for i in good], **options)
-    for position, index in enumerate(good):
-        results[index] = rest.results[position]
-        if position in rest.errors:
-            errors[index] = rest.errors[position]
-    return PartialAnswer(results, dict(sorted(errors.items())), rest.metadata)
+    return rest.placed(good, len(items), errors)
 
 
 def invalid_indexes(error: InvalidInput, count: int) -> set[int]:

@@ -32,6 +32,7 @@ from common.core.registry import load_registry, registry_path
 from .bulk import ItemResult, pipe_many
 from .stages import PIPE_NEXT_HEADER, Stage, format_stages, parse_stages, version_matches
 
+
 @dataclass
 class PipeResponse:
     """A service's answer: ``result`` (a list for a batch) and ``metadata``.

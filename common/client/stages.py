@@ -68,8 +68,6 @@ def version_matches(version: str, requirement: str) -> bool:
                            f"{requirement!r}.") from e
 
 
-
-
 def select_fields(output: Any, names: Iterable[str] | None) -> Any:
     """The named fields of a stage's output (all of it when ``names`` is None, or when
     the output is not an object): what the next stage is sent."""

@@ -8,6 +8,7 @@ code, and without their being up when it starts.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -37,6 +38,7 @@ def contracts_in(folder: str | Path | None = None) -> ContractSource:
     ``MODELCHAIN_CONTRACTS``, else ``deploy/contracts``."""
     folder = Path(folder or os.environ.get("MODELCHAIN_CONTRACTS") or DEFAULT_CONTRACTS)
 
+    @functools.cache  # a pipeline asks for a step's contract several times while built
     def read(name: str) -> Mapping[str, Any]:
         path = folder / f"{name}.json"
         if not path.exists():

@@ -23,10 +23,10 @@ from .hooks import EXTENSION, install_cors, install_hooks, render_error, state
 from .metrics import ServiceMetrics
 from .model import Model
 from .oip import oip_blueprint
-from .tensors import RULE as TENSOR_RULE
-from .tensors import describe as tensor_metadata
 from .openapi import build_spec, json_schema, with_rules
 from .runner import ModelRunner
+from .tensors import RULE as TENSOR_RULE
+from .tensors import describe as tensor_metadata
 from .validation import as_batch, parse_json_body, read_body, validate_items
 
 __all__ = ["EXTENSION", "ServiceState", "create_service_app", "render_error",
@@ -47,9 +47,18 @@ class ServiceState:
                        "default_timeout_s": config["DEFAULT_TIMEOUT_S"]}
         self.spec = build_spec(model, self.limits)
         self.openapi = self.spec.to_dict()
-        # Built once: marshmallow 4 schemas keep no per-load state, so threads share it.
+        # Built once: marshmallow 4 schemas keep no per-load state, so threads share them.
         self.input_schema = model.input_schema()
+        self.output_schema = model.output_schema()
         self.api_keys = parse_keys(config["API_KEYS"])
+        # The contract /metadata publishes does not change while the app lives.
+        self.contract = {
+            "input_schema": with_rules(json_schema(self.spec, model.input_schema),
+                                       model.input_schema, self.limits["max_text_length"]),
+            "output_schema": json_schema(self.spec, model.output_schema),
+            "limits": dict(self.limits),
+            "oip": {"tensor_rule": TENSOR_RULE, "inputs": tensor_metadata(model.input_schema),
+                    "outputs": tensor_metadata(model.output_schema, outputs=True)}}
 
     @property
     def client(self) -> Client:
@@ -61,6 +70,22 @@ class ServiceState:
         """Start loading the model in the background unless configured otherwise."""
         if self.config["LOAD_MODEL"] == "background":
             self.runner.start_in_background()
+
+    def check_ready(self) -> None:
+        """A 503 saying why, unless the model is loaded and warmed."""
+        if not self.model.ready:
+            raise NotReady(details=_load_problem(self.model))
+
+    def score(self, items: list[Any], is_batch: bool,
+              context: ctx.RequestContext) -> tuple[list[dict], list[Any]]:
+        """A request's items through the schema and limits, then the model (within the
+        request's deadline): the validated inputs and their outputs. Every route that
+        runs the model (``/predict``, the Open Inference Protocol's infer) comes here."""
+        inputs = validate_items(self.input_schema, items, is_batch,
+                                self.config["MAX_TEXT_LENGTH"])
+        if context.expired():
+            raise DeadlineExceeded("The deadline passed before the model ran.")
+        return inputs, self.runner.predict(inputs, context.remaining())
 
 
 def env_prefix(model_cls: type[Model]) -> str:
@@ -139,16 +164,10 @@ def request_body() -> bytes:
 
 def _run_model(service_state: ServiceState) -> tuple[list, list, bool]:
     """Validate the request and run the model: inputs, outputs and the batch flag."""
-    config = current_app.config
-    if not service_state.model.ready:
-        raise NotReady(details=_load_problem(service_state.model))
+    service_state.check_ready()
     document = parse_json_body(request.content_type, request_body())
-    items, is_batch = as_batch(document, config["MAX_BATCH_SIZE"])
-    inputs = validate_items(service_state.input_schema, items, is_batch,
-                            config["MAX_TEXT_LENGTH"])
-    if g.context.expired():
-        raise DeadlineExceeded("The deadline passed before the model ran.")
-    outputs = service_state.runner.predict(inputs, g.context.remaining())
+    items, is_batch = as_batch(document, current_app.config["MAX_BATCH_SIZE"])
+    inputs, outputs = service_state.score(items, is_batch, g.context)
     return inputs, outputs, is_batch
 
 
@@ -173,28 +192,20 @@ def _healthz() -> Response:
 
 
 def _readyz() -> Response:
+    state().check_ready()
     model = state().model
-    if not model.ready:
-        raise NotReady(details=_load_problem(model))
     return jsonify(ready=True, service=model.name, version=model.version)
 
 
 def metadata_document(service_state: ServiceState) -> dict[str, Any]:
     """The service's ``/metadata``: its contract (schemas, sample, limits) and state."""
-    model, config = service_state.model, service_state.config
+    model = service_state.model
     return {
         "name": model.name, "version": model.version, "description": model.description,
         "tags": list(model.tags), "ready": model.ready, "kind": model.kind,
-        "calls": list(model.calls),
-        "input_schema": with_rules(json_schema(service_state.spec, model.input_schema),
-                                   model.input_schema, service_state.limits["max_text_length"]),
-        "output_schema": json_schema(service_state.spec, model.output_schema),
-        "sample_input": model.sample_input,
-        "limits": dict(service_state.limits),
+        "calls": list(model.calls), "sample_input": model.sample_input,
         "batching": service_state.runner.describe(),
-        "oip": {"tensor_rule": TENSOR_RULE, "inputs": tensor_metadata(model.input_schema),
-                "outputs": tensor_metadata(model.output_schema, outputs=True)},
-        **model.metadata()}
+        **service_state.contract, **model.metadata()}
 
 
 def _metadata() -> Response:

@@ -21,7 +21,6 @@ from typing import Any, Optional
 from .model import Failed
 
 
-
 class _Frozen:
     """An output kept safe from mutation: JSON text when possible, else a deep copy."""
 
@@ -157,17 +156,13 @@ class Lookup:
         if len(computed) != len(self.misses):
             raise ValueError(f"{len(self.misses)} misses but {len(computed)} outputs")
         # An item that failed (a Failed in place of its output) is never stored.
-        self._cache._store([self._keys[first] if _storable(output) else None
+        self._cache._store([None if isinstance(output, Failed) else self._keys[first]
                             for first, output in zip(self._groups, computed)], computed)
         for (first, indexes), output in zip(self._groups.items(), computed):
             self.outputs[first] = output
             for index in indexes[1:]:  # duplicates get their own copy, not a shared one
                 self.outputs[index] = _Frozen(output).thaw()
         return self.outputs
-
-
-def _storable(output: Any) -> bool:
-    return not isinstance(output, Failed)
 
 
 def _group_misses(keys: list[Optional[str]], missed: list[int]) -> dict[int, list[int]]:

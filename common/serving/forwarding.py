@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from common.client import PIPE_NEXT_HEADER, Client, Stage, parse_stages, pipe_partial
+from common.client import (PIPE_NEXT_HEADER, Client, PartialAnswer, Stage, parse_stages,
+                           pipe_partial)
 from common.core.errors import ITEM_ERRORS_KEY, InvalidInput, ServiceError, \
     item_error_document
 
@@ -90,17 +91,12 @@ def forward(client: Client, stages: list[Stage], outputs: list[Any], is_batch: b
         downstream = algo.pipe(first.select(outputs[0]), next=rest)
         return _with_hops(downstream.result, downstream.metadata, own_metadata, {})
     alive = [i for i, o in enumerate(outputs) if not isinstance(o, Failed)]
-    errors = {i: o.error for i, o in enumerate(outputs) if isinstance(o, Failed)}
-    results: list[Any] = [None] * len(outputs)
-    downstream_metadata: dict[str, Any] = {}
+    failed = {i: o.error for i, o in enumerate(outputs) if isinstance(o, Failed)}
+    partial = PartialAnswer([None] * len(outputs), failed)
     if alive:
-        partial = pipe_partial(algo, [first.select(outputs[i]) for i in alive], next=rest)
-        for position, index in enumerate(alive):
-            results[index] = partial.results[position]
-            if position in partial.errors:
-                errors[index] = partial.errors[position]
-        downstream_metadata = partial.metadata
-    return _with_hops(results, downstream_metadata, own_metadata, errors)
+        partial = pipe_partial(algo, [first.select(outputs[i]) for i in alive],
+                               next=rest).placed(alive, len(outputs), failed)
+    return _with_hops(partial.results, partial.metadata, own_metadata, partial.errors)
 
 
 def _with_hops(result: Any, downstream: Mapping[str, Any], own_metadata: dict[str, Any],

@@ -18,13 +18,12 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from common.client import version_matches
-from common.core.errors import (DeadlineExceeded, InvalidInput, NotFound, NotReady,
-                                ServiceError, UnsupportedMediaType)
+from common.core.errors import InvalidInput, NotFound, ServiceError, UnsupportedMediaType
 
 import common.serving.tensors as tensors
 from .hooks import state
 from .model import Failed
-from .validation import as_batch, read_body, string_problems, validate_items
+from .validation import as_batch, read_body, string_problems
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 EXTENSIONS = ["binary_tensor_data", "modelchain_schemas"]
@@ -140,8 +139,8 @@ def _model(name: str, version: str | None = None) -> Response:
     _served(name, version)
     model = state().model
     return jsonify(name=model.name, versions=[model.version], platform="modelchain",
-                   inputs=tensors.describe(model.input_schema),
-                   outputs=tensors.describe(model.output_schema, outputs=True),
+                   inputs=state().contract["oip"]["inputs"],
+                   outputs=state().contract["oip"]["outputs"],
                    parameters={"tensor_rule": tensors.RULE})
 
 
@@ -157,17 +156,12 @@ def _infer(name: str, version: str | None = None) -> Response:
         raise InvalidInput("X-Pipe-Next is not taken on the Open Inference Protocol "
                            "routes; chain with POST /predict, or call a pipeline.")
     service_state = state()
-    if not service_state.model.ready:
-        raise NotReady("The model is not loaded yet.")
-    document, binary = _request_document()
-    items = _items(document, binary, service_state.model.input_schema().fields)
-    config = current_app.config
-    as_batch(items, config["MAX_BATCH_SIZE"])
-    inputs = validate_items(service_state.input_schema, items, True, config["MAX_TEXT_LENGTH"])
-    if g.context.expired():
-        raise DeadlineExceeded("The deadline passed before the model ran.")
-    with service_state.runner.request_scope():
-        outputs = service_state.runner.predict(inputs, g.context.remaining())
+    service_state.check_ready()
+    with service_state.runner.request_scope():  # counted until the model is done
+        document, binary = _request_document()
+        items = _items(document, binary, service_state.input_schema.fields)
+        as_batch(items, current_app.config["MAX_BATCH_SIZE"])
+        _, outputs = service_state.score(items, True, g.context)
     failed = next(((i, o) for i, o in enumerate(outputs) if isinstance(o, Failed)), None)
     if failed is not None:
         raise InvalidInput(f"Item {failed[0]}: {failed[1].error.message}")
@@ -273,7 +267,7 @@ def _elements(tensor: dict, field, binary: bytes, offset: int) -> tuple[list, in
 
 def _response(document: dict[str, Any], outputs: list[Any]) -> Response:
     """The inference response, with binary outputs where the request asks for them."""
-    model, schema_fields = state().model, state().model.output_schema().fields
+    model, schema_fields = state().model, state().output_schema.fields
     wanted = document.get("outputs") or [{"name": n, "parameters": {}} for n in schema_fields]
     unknown = [o["name"] for o in wanted if o["name"] not in schema_fields]
     if unknown:
