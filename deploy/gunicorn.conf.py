@@ -1,6 +1,6 @@
 """gunicorn settings shared by every service; numbers come from the environment.
 
-MODELCHAIN_BIND (127.0.0.1:8000), MODELCHAIN_WORKERS (1), MODELCHAIN_THREADS (8),
+MODELCHAIN_BIND (127.0.0.1:8000; comma-separated for a process group), MODELCHAIN_WORKERS (1), MODELCHAIN_THREADS (8),
 MODELCHAIN_WORKER_TIMEOUT (60 s), MODELCHAIN_ACCESS_LOG (off; on in `make run`). The
 launcher passes workers and threads on the command line, from ``<NAME>_WORKERS``,
 ``MODELCHAIN_WORKERS`` or the registry, in that order.
@@ -8,7 +8,9 @@ launcher passes workers and threads on the command line, from ``<NAME>_WORKERS``
 import os
 import tempfile
 
-bind = os.environ.get("MODELCHAIN_BIND", "127.0.0.1:8000")
+# A process group binds each member's address: MODELCHAIN_BIND="0.0.0.0:8101,0.0.0.0:8102"
+bind = [b.strip() for b in os.environ.get("MODELCHAIN_BIND", "127.0.0.1:8000").split(",")
+        if b.strip()]
 workers = int(os.environ.get("MODELCHAIN_WORKERS", "1"))
 threads = int(os.environ.get("MODELCHAIN_THREADS", "8"))
 # gthread, with the JSON envelope on the errors gunicorn answers itself (deploy/worker.py)

@@ -49,7 +49,7 @@ class ServicePool:
     def start(self, entries: list[ServiceEntry], env: Mapping[str, str] | None = None,
               timeout: float = 240.0) -> dict[str, str]:
         """URLs by name of ``entries`` served with ``env``, started once per combination."""
-        key = (tuple(sorted((e.name, e.app) for e in entries)),
+        key = (tuple(sorted((e.name, e.app, e.group) for e in entries)),
                tuple(sorted((env or {}).items())))
         if key not in self.started:
             ports = {e.name: free_port() for e in entries}

@@ -25,7 +25,8 @@ from typing import Callable, Iterable, Mapping
 
 import requests
 
-from common.core.registry import ROOT, ServiceEntry, load_registry
+from common.core.registry import (GROUP_MEMBERS_ENV, ROOT, ProcessUnit, ServiceEntry,
+                                  load_registry, process_units)
 
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
 RUN_DIR = ROOT / ".run"
@@ -68,9 +69,10 @@ class ServiceProcess:
             self.log_path.with_suffix(".pid").unlink(missing_ok=True)
 
 
-def process_setting(entry: ServiceEntry, key: str, environ: Mapping[str, str]) -> int:
-    """``WORKERS`` or ``THREADS`` of a service: ``<NAME>_<KEY>``, else
-    ``MODELCHAIN_<KEY>``, else the registry entry's."""
+def process_setting(entry: ServiceEntry | ProcessUnit, key: str,
+                    environ: Mapping[str, str]) -> int:
+    """``WORKERS`` or ``THREADS`` of a service (or process group): ``<NAME>_<KEY>``,
+    else ``MODELCHAIN_<KEY>``, else the registry's (a group: its members' together)."""
     for name in (f"{entry.name.upper()}_{key}", f"MODELCHAIN_{key}"):
         if environ.get(name, "").strip():
             value = int(environ[name])
@@ -80,13 +82,15 @@ def process_setting(entry: ServiceEntry, key: str, environ: Mapping[str, str]) -
     return int(getattr(entry, key.lower()))
 
 
-def gunicorn_command(entry: ServiceEntry, bind: str,
+def gunicorn_command(entry: ServiceEntry | ProcessUnit, bind: str | list[str],
                      environ: Mapping[str, str] | None = None,
                      pid_file: Path | None = None) -> list[str]:
-    """The command line that serves ``entry`` on ``bind``."""
+    """The command line that serves ``entry`` (a service or a process group) on
+    ``bind`` (a group binds each member's address)."""
     environ = os.environ if environ is None else environ
+    binds = [bind] if isinstance(bind, str) else list(bind)
     command = [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONF),
-               "--bind", bind,
+               *[arg for address in binds for arg in ("--bind", address)],
                "--workers", str(process_setting(entry, "WORKERS", environ)),
                "--threads", str(process_setting(entry, "THREADS", environ)),
                "--chdir", str(ROOT)]
@@ -106,32 +110,38 @@ def service_environment(urls: Mapping[str, str], extra: Mapping[str, str] | None
 def start_services(entries: Iterable[ServiceEntry], *, ports: Mapping[str, int] | None = None,
                    env: Mapping[str, str] | None = None, log_dir: Path = LOG_DIR,
                    host: str = "127.0.0.1") -> list[ServiceProcess]:
-    """Start every entry under gunicorn (ports default to the registry's); not waited."""
+    """Start every entry under gunicorn (ports default to the registry's); not waited.
+    Services of one process group (``group:`` in the registry) share one process."""
     entries = list(entries)
     ports = {e.name: (ports or {}).get(e.name, e.port) for e in entries}
     urls = {name: f"http://{host}:{port}" for name, port in ports.items()}
     log_dir.mkdir(parents=True, exist_ok=True)
     started: list[ServiceProcess] = []
     try:
-        for e in entries:
-            environment = service_environment(urls, {**e.local_env, **(env or {})})
-            started.append(_spawn(e, f"{host}:{ports[e.name]}", urls[e.name], environment,
-                                  log_dir))
+        for unit in process_units(entries):
+            local_env = {k: v for m in unit.members for k, v in m.local_env.items()}
+            environment = service_environment(urls, {**local_env, **(env or {})})
+            started.extend(_spawn(unit, host, ports, urls, environment, log_dir))
     except BaseException:  # none may outlive a failed start: each is its own session
         stop_services(started)
         raise
     return started
 
 
-def _spawn(entry: ServiceEntry, bind: str, url: str, env: dict[str, str],
-           log_dir: Path) -> ServiceProcess:
-    log_path = log_dir / f"{entry.name}.log"
-    command = gunicorn_command(entry, bind, env, log_dir / f"{entry.name}.pid")
+def _spawn(unit: ProcessUnit, host: str, ports: Mapping[str, int], urls: Mapping[str, str],
+           env: dict[str, str], log_dir: Path) -> list[ServiceProcess]:
+    """One gunicorn for ``unit``; a :class:`ServiceProcess` per member, sharing it."""
+    log_path = log_dir / f"{unit.name}.log"
+    binds = [f"{host}:{ports[m.name]}" for m in unit.members]
+    if unit.grouped:
+        env = {**env, GROUP_MEMBERS_ENV: unit.members_value(ports)}
+    command = gunicorn_command(unit if unit.grouped else unit.members[0], binds, env,
+                               log_dir / f"{unit.name}.pid")
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env,
                                    stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)  # Ctrl-C reaches us, not them
-    return ServiceProcess(entry, url, log_path, process)
+    return [ServiceProcess(m, urls[m.name], log_path, process) for m in unit.members]
 
 
 def wait_ready(services: Iterable[ServiceProcess], timeout: float = 180.0,
@@ -233,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         parser.error(str(e))
     if args.restart:
-        return restart(names[0], args.log_dir)
+        return restart(registry[names[0]].group or names[0], args.log_dir)
     entries = [registry[n] for n in names]
     try:
         for entry in entries:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import yaml
 
@@ -30,6 +30,66 @@ class ServiceEntry:
     threads: int = 8
     #: Settings for local runs only (``make run``, tests); a test's own env wins.
     local_env: Mapping[str, str] = field(default_factory=dict)
+    #: The process group it is co-located in (several services, one process), or "".
+    group: str = ""
+
+
+#: The WSGI app that serves a process group (``common/serving/group.py``).
+GROUP_APP = "common.serving.group:create_group_app({group!r})"
+#: Where a group process learns its members and their ports: ``name=port,name=port``.
+GROUP_MEMBERS_ENV = "MODELCHAIN_GROUP_MEMBERS"
+
+
+@dataclass(frozen=True)
+class ProcessUnit:
+    """What one server process serves: a single service, or a group co-located in one
+    process. Each member keeps its own port; the process binds them all."""
+
+    name: str
+    members: tuple[ServiceEntry, ...]
+
+    @property
+    def grouped(self) -> bool:
+        """Whether this is a process group (even of one member)."""
+        return bool(self.members[0].group)
+
+    @property
+    def app(self) -> str:
+        """The gunicorn application of the process."""
+        return GROUP_APP.format(group=self.name) if self.grouped else self.members[0].app
+
+    @property
+    def workers(self) -> int:
+        """Worker processes: the most any member asks for."""
+        return max(m.workers for m in self.members)
+
+    @property
+    def threads(self) -> int:
+        """Threads per worker: each member brings its own share."""
+        return sum(m.threads for m in self.members)
+
+    def members_value(self, ports: Mapping[str, int] | None = None) -> str:
+        """The :data:`GROUP_MEMBERS_ENV` value: ``name=port`` for each member."""
+        ports = ports or {}
+        return ",".join(f"{m.name}={ports.get(m.name, m.port)}" for m in self.members)
+
+
+def process_units(entries: Iterable[ServiceEntry]) -> list[ProcessUnit]:
+    """The processes that serve ``entries``: one per group, one per ungrouped service,
+    in the order each first appears."""
+    units: dict[str, list[ServiceEntry]] = {}
+    for entry in entries:
+        units.setdefault(entry.group or entry.name, []).append(entry)
+    return [ProcessUnit(name, tuple(members)) for name, members in units.items()]
+
+
+def parse_members(value: str) -> dict[str, int]:
+    """:data:`GROUP_MEMBERS_ENV`'s ``name=port,...`` as a mapping."""
+    members = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        name, _, port = part.partition("=")
+        members[name.strip()] = int(port)
+    return members
 
 
 def registry_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -55,4 +115,5 @@ def _entry(name: str, spec: Mapping, environ: Mapping[str, str]) -> ServiceEntry
                         workers=int(spec.get("workers", 1)),
                         threads=int(spec.get("threads", 8)),
                         local_env={str(k): str(v) for k, v in
-                                   (spec.get("local_env") or {}).items()})
+                                   (spec.get("local_env") or {}).items()},
+                        group=str(spec.get("group") or ""))

@@ -7,7 +7,7 @@ Routes: ``POST /predict``, ``GET /healthz``, ``/readyz``, ``/metadata``,
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
@@ -29,8 +29,8 @@ from .tensors import RULE as TENSOR_RULE
 from .tensors import describe as tensor_metadata
 from .validation import as_batch, parse_json_body, read_body, validate_items
 
-__all__ = ["EXTENSION", "ServiceState", "create_service_app", "render_error",
-           "request_body", "start_model", "state"]
+__all__ = ["EXTENSION", "ServiceState", "answer_metadata", "create_service_app",
+           "predict_answer", "render_error", "request_body", "start_model", "state"]
 
 
 class ServiceState:
@@ -127,8 +127,9 @@ def start_model(app: Flask) -> None:
     """Begin loading the app's model; gunicorn's post_worker_init hook calls this (with
     the app itself, or a wrapper of it that names it in ``__wrapped__``)."""
     app = getattr(app, "__wrapped__", app)
-    if EXTENSION in getattr(app, "extensions", {}):
-        app.extensions[EXTENSION].ensure_started()
+    for member in getattr(app, "members", None) or [app]:  # a process group: each one
+        if EXTENSION in getattr(member, "extensions", {}):
+            member.extensions[EXTENSION].ensure_started()
 
 
 def _routes() -> Blueprint:
@@ -143,16 +144,29 @@ def _routes() -> Blueprint:
 
 
 def _predict() -> Response:
-    """``POST /predict``: the forwarding header first, then the body and the model."""
+    """``POST /predict`` over HTTP."""
     service_state = state()
-    stages = requested_stages(request.headers, lambda: service_state.client,
+    return jsonify(predict_answer(
+        service_state, lambda: parse_json_body(request.content_type, request_body()),
+        request.headers, g.context, g.started))
+
+
+def predict_answer(service_state: ServiceState, read_document: Callable[[], Any],
+                   headers: Mapping[str, str], context: ctx.RequestContext,
+                   started: float) -> dict[str, Any]:
+    """The ``/predict`` answer, over HTTP or in-process (a co-located caller): the
+    forwarding header first, then readiness, the body (``read_document``, read only
+    once the model is ready), the limits, the schema, the model and the next stages."""
+    stages = requested_stages(headers, lambda: service_state.client,
                               service_state.model.name)
     with service_state.runner.request_scope():  # counted until the model is done
-        inputs, outputs, is_batch = _run_model(service_state)
-    metadata = _answer_metadata(service_state.model, len(inputs))
+        service_state.check_ready()
+        items, is_batch = as_batch(read_document(), service_state.config["MAX_BATCH_SIZE"])
+        inputs, outputs = service_state.score(items, is_batch, context)
+    metadata = answer_metadata(service_state.model, len(inputs), context, started)
     if stages:
-        return jsonify(forward(service_state.client, stages, outputs, is_batch, metadata))
-    return jsonify(answer(outputs, is_batch, metadata))
+        return forward(service_state.client, stages, outputs, is_batch, metadata)
+    return answer(outputs, is_batch, metadata)
 
 
 def request_body() -> bytes:
@@ -162,19 +176,12 @@ def request_body() -> bytes:
                      current_app.config["MAX_CONTENT_LENGTH"])
 
 
-def _run_model(service_state: ServiceState) -> tuple[list, list, bool]:
-    """Validate the request and run the model: inputs, outputs and the batch flag."""
-    service_state.check_ready()
-    document = parse_json_body(request.content_type, request_body())
-    items, is_batch = as_batch(document, current_app.config["MAX_BATCH_SIZE"])
-    inputs, outputs = service_state.score(items, is_batch, g.context)
-    return inputs, outputs, is_batch
-
-
-def _answer_metadata(model: Model, batch_size: int) -> dict[str, Any]:
+def answer_metadata(model: Model, batch_size: int, context: ctx.RequestContext,
+                    started: float) -> dict[str, Any]:
+    """An answer's ``metadata``: who answered, for which request, how many, how fast."""
     return {"service": model.name, "version": model.version,
-            "request_id": g.context.request_id, "batch_size": batch_size,
-            "duration_ms": round((time.perf_counter() - g.started) * 1000, 3),
+            "request_id": context.request_id, "batch_size": batch_size,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
             **ctx.response_extras()}
 
 

@@ -106,10 +106,14 @@ def render_error(error: ServiceError) -> tuple[Response, int]:
 
 
 def _as_seen_here(error: ServiceError) -> ServiceError:
-    """An error from a service this one called is an upstream failure here (502, or 504
-    for a deadline), naming the deepest stage that failed; a stage that refused the
-    input it was sent still says so (400), since the input came from the caller."""
-    if not error.service or error.service == state().model.name:
+    return as_seen_by(error, state().model.name)
+
+
+def as_seen_by(error: ServiceError, own_name: str) -> ServiceError:
+    """An error from a service ``own_name`` called is an upstream failure there (502,
+    or 504 for a deadline), naming the deepest stage that failed; a stage that refused
+    the input it was sent still says so (400), since the input came from the caller."""
+    if not error.service or error.service == own_name:
         return error
     details = error.details if isinstance(error.details, dict) else {}
     stage = details.get("stage") or error.service

@@ -67,7 +67,7 @@ class ModelRunner:
 
     def predict(self, inputs: list[dict], timeout: float | None = None) -> list[Any]:
         """Outputs for validated inputs, in order, serialised by the output schema."""
-        self.metrics.batch_size.labels(self.model.name).observe(len(inputs))
+        self.metrics.request_batch.observe(len(inputs))
         if self.cache is None:
             return self._compute(inputs, timeout)
         lookup = self.cache.lookup(inputs)
@@ -90,7 +90,7 @@ class ModelRunner:
 
     def _call_model(self, inputs: list[dict]) -> list[Any]:
         """One call of the model on a (possibly merged) batch, checked and serialised."""
-        self.metrics.model_batch_size.labels(self.model.name).observe(len(inputs))
+        self.metrics.model_batch.observe(len(inputs))
         predict_batch = self.model.predict  # our batch-first Model.predict, not Keras'
         outputs = predict_batch(inputs)
         if len(outputs) != len(inputs):
@@ -107,7 +107,7 @@ class ModelRunner:
 
     def _observe_batch(self, batch_size: int, waits: list[float]) -> None:
         for wait in waits:
-            self.metrics.queue_wait.labels(self.model.name).observe(wait)
+            self.metrics.batch_wait.observe(wait)
 
     def _make_cache(self) -> ResultCache:
         return ResultCache(self.config["CACHE_SIZE"], f"{self.model.name}:{self.model.version}")
