@@ -42,6 +42,8 @@ class LoadResult:
     mean_ms: float | None = None
     max_ms: float | None = None
     first_error: str = ""
+    #: CPU the serving processes spent per request, in ms (where the scenario measures it).
+    cpu_ms: float | None = None
 
     @property
     def rps(self) -> float:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterable, Iterator, Mapping
 
 import requests
 import yaml
@@ -197,3 +197,24 @@ def parse_status(text: str) -> dict[str, int]:
 def worker_memory(service: ServiceProcess) -> list[dict[str, int]]:
     """Memory of each gunicorn worker of a service (children of its master)."""
     return [{"pid": pid, **memory_kb(pid)} for pid in children(service.process.pid)]
+
+
+# ------------------------------------------------------------------ CPU
+
+
+def server_pids(services: Iterable[ServiceProcess]) -> list[int]:
+    """Every gunicorn process of ``services`` (masters and workers), each once: the
+    members of a process group share theirs."""
+    masters = sorted({s.process.pid for s in services})
+    return masters + [pid for master in masters for pid in children(master)]
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """User plus system CPU seconds ``pids`` have used so far (/proc/<pid>/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path("/proc", str(pid), "stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])   # utime, stime
+    return total / ticks

@@ -208,10 +208,13 @@ def ports_taken(entries: Iterable[ServiceEntry], host: str = "127.0.0.1") -> lis
     return taken
 
 
-def restart(name: str, log_dir: Path = LOG_DIR) -> int:
+def restart(name: str, log_dir: Path = LOG_DIR, group: str = "") -> int:
     """Ask one running service's gunicorn master for fresh workers (SIGHUP): they load
-    the code anew, then the old ones finish their requests and go."""
+    the code anew, then the old ones finish their requests and go. A service of a
+    process group restarts with its group (one process serves them all)."""
     pid_file = log_dir / f"{name}.pid"
+    if group and not pid_file.exists():
+        pid_file = log_dir / f"{group}.pid"
     try:
         pid = int(pid_file.read_text().strip())
         if b"gunicorn" not in Path(f"/proc/{pid}/cmdline").read_bytes():
@@ -221,7 +224,8 @@ def restart(name: str, log_dir: Path = LOG_DIR) -> int:
         print(f"error: {name} is not running under `make run` (no live pid in "
               f"{pid_file})", file=sys.stderr)
         return 1
-    print(f"{name}: workers restarting with fresh code")
+    together = f" (with process group {group})" if pid_file.stem == group else ""
+    print(f"{name}: workers restarting with fresh code{together}")
     return 0
 
 
@@ -243,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         parser.error(str(e))
     if args.restart:
-        return restart(registry[names[0]].group or names[0], args.log_dir)
+        return restart(names[0], args.log_dir, registry[names[0]].group)
     entries = [registry[n] for n in names]
     try:
         for entry in entries:

@@ -31,7 +31,8 @@ from common.core.errors import (ITEM_ERRORS_KEY, DeadlineExceeded, InternalError
                                 error_from_envelope, item_error_from_document)
 from common.core.registry import load_registry, registry_path
 
-from . import local as colocated
+from .local import find as find_colocated
+from .local import names as colocated_names
 from .bulk import ItemResult, pipe_many
 from .stages import PIPE_NEXT_HEADER, Stage, format_stages, parse_stages, version_matches
 
@@ -94,12 +95,12 @@ class Client:
         if not self.knows(name):
             raise NotFound(f"No service named {name!r} in the registry.",
                            {"known": sorted(set(self.urls) | set(self.local)
-                                            | set(colocated.names()))})
+                                            | set(colocated_names()))})
         return Algo(self, name, requirement or None)
 
     def knows(self, name: str) -> bool:
         """Whether ``name`` is a registered (or local, or co-located) service."""
-        return name in self.urls or name in self.local or colocated.find(name) is not None
+        return name in self.urls or name in self.local or find_colocated(name) is not None
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -122,7 +123,7 @@ class Client:
         """How ``name`` is reached: a test's WSGI app, in-process, or HTTP."""
         if name in self.local:
             return self._local_call
-        endpoint = colocated.find(name) if self.colocated else None
+        endpoint = find_colocated(name) if self.colocated else None
         if endpoint is not None:
             return lambda _name, *args: endpoint.call(*args)
         return self._http_call
