@@ -4,9 +4,11 @@ The registry (``deploy/registry.yaml``) is the one list of services. After addin
 service to it, run this once; ``--check`` only reports whether the files are current
 (``tests/deploy`` fails until they are). It writes:
 
-- ``docker-compose.yml``: one service per registry entry, built from ``deploy/Dockerfile``;
+- ``docker-compose.yml``: one service per process (a registry entry, or a process group
+  with its members' names as network aliases), built from ``deploy/Dockerfile``;
 - ``deploy/k8s/``: a kustomize base: ``config.yaml`` (the registry with cluster DNS URLs,
-  as ConfigMaps) and ``services/<name>.yaml`` (Deployment, Service, HPA) per service;
+  as ConfigMaps) and ``services/<name>.yaml`` per process: its Deployment and HPA, and a
+  Service per registered service (a group's members each keep their name and port);
 - ``deploy/contracts/<name>.json``: each service's published contract (its ``/metadata``
   interface: schemas, sample, limits, under default settings), which pipelines read
   instead of their steps' code.
@@ -33,11 +35,11 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from common.core.registry import ROOT, ServiceEntry, load_registry
+from common.core.registry import ROOT, ProcessUnit, ServiceEntry, load_registry, process_units
 from common.pipeline.contracts import contract_of
 
 from .healthcheck import HEALTH_PATH, READY_PATH
-from .serve import command, environment
+from .serve import as_unit, command, environment
 
 COMPOSE = Path("docker-compose.yml")
 CONTRACTS = Path("deploy/contracts")
@@ -186,97 +188,157 @@ def _contract_text(contract: Mapping[str, Any]) -> str:
                       ensure_ascii=False) + "\n"
 
 
-def profile(entry: ServiceEntry) -> dict[str, Any]:
-    """The resource profile of a service: ``model`` for TensorFlow models."""
-    tags = getattr(model_class(entry), "tags", ())
-    return PROFILES["model" if "tensorflow" in tags else "light"]
+def profile(target: ServiceEntry | ProcessUnit) -> dict[str, Any]:
+    """The resource profile of a process: ``model`` when it serves a TensorFlow model."""
+    members = as_unit(target).members
+    models = any("tensorflow" in getattr(model_class(m), "tags", ()) for m in members)
+    return PROFILES["model" if models else "light"]
+
+
+def units(registry: Mapping[str, ServiceEntry]) -> list[ProcessUnit]:
+    """The processes to deploy: a process group, or a service on its own."""
+    return [u if u.grouped else as_unit(u.members[0]) for u in process_units(registry.values())]
+
+
+def unit_of(name: str, registry: Mapping[str, ServiceEntry]) -> ProcessUnit:
+    """The process that serves the registered service ``name``."""
+    return next(u for u in units(registry) if name in [m.name for m in u.members])
+
+
+def health_urls(unit: ProcessUnit, path: str) -> list[str]:
+    """``path`` on each member's port, inside the container."""
+    return [f"http://127.0.0.1:{m.port}{path}" for m in unit.members]
 
 
 # ------------------------------------------------------------------ compose
 def compose(registry: Mapping[str, ServiceEntry], root: Path = ROOT) -> dict[str, Any]:
-    """The compose document: every service, its build, health, environment, limits."""
+    """The compose document: every process, its build, health, environment, limits."""
     urls = {f"MODELCHAIN_URL_{n.upper()}": cluster_url(e) for n, e in registry.items()}
     return {"name": "modelchain", "services": {
-        dns_name(name): compose_service(entry, urls, registry, root)
-        for name, entry in registry.items()}}
+        dns_name(unit.name): compose_service(unit, urls, registry, root)
+        for unit in units(registry)}}
 
 
-def compose_service(entry: ServiceEntry, urls: Mapping[str, str],
+def compose_service(target: ServiceEntry | ProcessUnit, urls: Mapping[str, str],
                     registry: Mapping[str, ServiceEntry], root: Path) -> dict[str, Any]:
-    """One compose service (no container_name and no host port: it can be scaled)."""
-    secrets = SECRET_ENV + SERVICE_SECRET_ENV.get(entry.name, ())
-    limits = profile(entry)
+    """One compose service (no container_name and no host port: it can be scaled). A
+    process group answers to each member's name too (network aliases)."""
+    unit = as_unit(target)
+    names = [m.name for m in unit.members]
+    secrets = SECRET_ENV + tuple(k for n in names for k in SERVICE_SECRET_ENV.get(n, ()))
+    limits = profile(unit)
     service: dict[str, Any] = {
         "build": {"context": ".", "dockerfile": "deploy/Dockerfile",
-                  "args": {"SERVICE": entry.name}},
-        "image": f"modelchain/{entry.name}:latest",
-        "command": command(entry),
+                  "args": {"SERVICE": unit.name}},
+        "image": f"modelchain/{unit.name}:latest",
+        "command": command(unit),
         # A key with no value is passed through from the host (or .env) when set there
         # and left unset otherwise: no secret is written here, and an unset key does
         # not override a shared one with an empty string.
-        "environment": {**environment(entry), **urls, **dict.fromkeys(secrets)},
-        "expose": [str(entry.port)],
+        "environment": {**environment(unit), **urls, **dict.fromkeys(secrets)},
+        "expose": [str(m.port) for m in unit.members],
         "healthcheck": {"test": ["CMD", "python", "-m", "deploy.healthcheck",
-                                 f"http://127.0.0.1:{entry.port}{HEALTH_PATH}"],
+                                 *health_urls(unit, HEALTH_PATH)],
                         "interval": "10s", "timeout": "3s", "retries": 3,
                         "start_period": "30s"},
         "deploy": {"resources": {"limits": {"cpus": limits["cpus"],
                                             "memory": limits["memory"]}}},
         "restart": "unless-stopped"}
-    if entry.name == HOME:
-        service["ports"] = [f"${{CATALOG_PORT:-{entry.port}}}:{entry.port}"]
-    depends = dependencies(entry.name, registry, root)
+    aliases = [dns_name(n) for n in names if dns_name(n) != dns_name(unit.name)]
+    if aliases:
+        service["networks"] = {"default": {"aliases": aliases}}
+    if HOME in names:
+        port = registry[HOME].port
+        service["ports"] = [f"${{CATALOG_PORT:-{port}}}:{port}"]
+    depends = unit_dependencies(unit, registry, root)
     if depends:
         service["depends_on"] = {dns_name(d): {"condition": c} for d, c in depends.items()}
     return service
 
 
+def unit_dependencies(unit: ProcessUnit, registry: Mapping[str, ServiceEntry],
+                      root: Path = ROOT) -> dict[str, str]:
+    """The other processes ``unit``'s members call, with the condition to wait for
+    (calls between members of one group stay inside its process)."""
+    found: dict[str, str] = {}
+    own = {m.name for m in unit.members}
+    for member in unit.members:
+        for called, condition in dependencies(member.name, registry, root).items():
+            if called not in own:
+                target = unit_of(called, registry).name
+                if found.get(target) != "service_healthy":
+                    found[target] = condition
+    return found
+
+
 # ------------------------------------------------------------------ kubernetes
-def labels(entry: ServiceEntry) -> dict[str, str]:
-    """The labels of a service's pods; the Service and Deployment select on ``name``."""
-    return {"app.kubernetes.io/name": dns_name(entry.name),
+def labels(target: ServiceEntry | ProcessUnit) -> dict[str, str]:
+    """The labels of a process's pods; Services and the Deployment select on ``name``."""
+    return {"app.kubernetes.io/name": dns_name(as_unit(target).name),
             "app.kubernetes.io/part-of": "modelchain"}
 
 
-def k8s_deployment(entry: ServiceEntry) -> dict[str, Any]:
+def k8s_deployment(target: ServiceEntry | ProcessUnit) -> dict[str, Any]:
     """The Deployment: probes, resources, non-root, config from the ConfigMaps."""
-    name = dns_name(entry.name)
+    unit = as_unit(target)
+    name = dns_name(unit.name)
     return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "labels": labels(entry)},
+            "metadata": {"name": name, "labels": labels(unit)},
             "spec": {"replicas": 1,
                      "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
-                     "template": {"metadata": {"labels": labels(entry)},
-                                  "spec": k8s_pod(entry)}}}
+                     "template": {"metadata": {"labels": labels(unit)},
+                                  "spec": k8s_pod(unit)}}}
 
 
-def k8s_pod(entry: ServiceEntry) -> dict[str, Any]:
+def k8s_pod(target: ServiceEntry | ProcessUnit) -> dict[str, Any]:
     """The pod spec: one container, a writable /tmp, the registry mounted read-only."""
     return {"securityContext": {"runAsNonRoot": True, "runAsUser": APP_UID,
                                 "runAsGroup": APP_UID, "fsGroup": APP_UID,
                                 "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [k8s_container(entry)],
+            "containers": [k8s_container(target)],
             "volumes": [{"name": "tmp", "emptyDir": {}},
                         {"name": "registry",
                          "configMap": {"name": "modelchain-registry"}}]}
 
 
-def k8s_container(entry: ServiceEntry) -> dict[str, Any]:
+def port_name(unit: ProcessUnit, entry: ServiceEntry) -> str:
+    """A container port's name: ``http`` for a service alone, ``p<port>`` in a group
+    (names are at most 15 characters: service names may be longer)."""
+    return f"p{entry.port}" if unit.grouped else "http"
+
+
+def k8s_probes(unit: ProcessUnit) -> dict[str, Any]:
+    """Liveness on /healthz and readiness on /readyz: of the one port, or (a group)
+    of every member's, by the image's own check."""
+    timing = {"live": {"periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": 3},
+              "ready": {"periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3}}
+    if not unit.grouped:
+        return {"livenessProbe": {"httpGet": {"path": HEALTH_PATH, "port": "http"},
+                                  **timing["live"]},
+                "readinessProbe": {"httpGet": {"path": READY_PATH, "port": "http"},
+                                   **timing["ready"]}}
+    check = ["python", "-m", "deploy.healthcheck"]
+    return {"livenessProbe": {"exec": {"command": check + health_urls(unit, HEALTH_PATH)},
+                              **timing["live"]},
+            "readinessProbe": {"exec": {"command": check + health_urls(unit, READY_PATH)},
+                               **timing["ready"]}}
+
+
+def k8s_container(target: ServiceEntry | ProcessUnit) -> dict[str, Any]:
     """The container: the same command and settings as compose."""
-    limits = profile(entry)
-    probe = {"port": "http"}
+    unit = as_unit(target)
+    limits = profile(unit)
     return {
-        "name": dns_name(entry.name), "image": f"modelchain/{entry.name}:latest",
-        "imagePullPolicy": "IfNotPresent", "args": command(entry),
-        "ports": [{"name": "http", "containerPort": entry.port}],
-        "env": [{"name": k, "value": v} for k, v in environment(entry).items()],
+        "name": dns_name(unit.name), "image": f"modelchain/{unit.name}:latest",
+        "imagePullPolicy": "IfNotPresent", "args": command(unit),
+        "ports": [{"name": port_name(unit, m), "containerPort": m.port}
+                  for m in unit.members],
+        "env": [{"name": k, "value": v} for k, v in environment(unit).items()],
         "envFrom": [{"configMapRef": {"name": "modelchain-env"}},
                     {"secretRef": {"name": "modelchain-secrets", "optional": True}},
-                    {"secretRef": {"name": f"{dns_name(entry.name)}-secrets",
+                    {"secretRef": {"name": f"{dns_name(unit.name)}-secrets",
                                    "optional": True}}],
-        "livenessProbe": {"httpGet": {"path": HEALTH_PATH, **probe}, "periodSeconds": 10,
-                          "timeoutSeconds": 3, "failureThreshold": 3},
-        "readinessProbe": {"httpGet": {"path": READY_PATH, **probe}, "periodSeconds": 5,
-                           "timeoutSeconds": 3, "failureThreshold": 3},
+        **k8s_probes(unit),
         "resources": {"requests": {"cpu": limits["request_cpu"],
                                    "memory": limits["request_memory"]},
                       "limits": {"cpu": limits["cpus"], "memory": limits["limit_memory"]}},
@@ -288,32 +350,37 @@ def k8s_container(entry: ServiceEntry) -> dict[str, Any]:
                           "readOnly": True}]}
 
 
-def k8s_service(entry: ServiceEntry) -> dict[str, Any]:
-    """The ClusterIP Service: the registry's port, selecting the Deployment's pods."""
+def k8s_service(entry: ServiceEntry, unit: ProcessUnit | None = None) -> dict[str, Any]:
+    """The ClusterIP Service of one registered service: its name and registry port,
+    selecting the pods of the process that serves it (its group's, if it has one)."""
+    unit = unit or as_unit(entry)
     name = dns_name(entry.name)
     return {"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": name, "labels": labels(entry)},
-            "spec": {"selector": {"app.kubernetes.io/name": name},
-                     "ports": [{"name": "http", "port": entry.port, "targetPort": "http"}]}}
+            "metadata": {"name": name, "labels": labels(unit)},
+            "spec": {"selector": {"app.kubernetes.io/name": dns_name(unit.name)},
+                     "ports": [{"name": "http", "port": entry.port,
+                                "targetPort": port_name(unit, entry)}]}}
 
 
-def k8s_hpa(entry: ServiceEntry) -> dict[str, Any]:
+def k8s_hpa(target: ServiceEntry | ProcessUnit) -> dict[str, Any]:
     """CPU-based autoscaling of the Deployment (autoscaling/v2)."""
-    name = dns_name(entry.name)
+    unit = as_unit(target)
+    name = dns_name(unit.name)
     return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": name, "labels": labels(entry)},
+            "metadata": {"name": name, "labels": labels(unit)},
             "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
                                         "name": name},
-                     "minReplicas": 1, "maxReplicas": profile(entry)["max_replicas"],
+                     "minReplicas": 1, "maxReplicas": profile(unit)["max_replicas"],
                      "metrics": [{"type": "Resource", "resource": {
                          "name": "cpu",
                          "target": {"type": "Utilization", "averageUtilization": 70}}}]}}
 
 
 def cluster_registry(registry: Mapping[str, ServiceEntry]) -> dict[str, Any]:
-    """The registry as the cluster sees it: same names, apps and ports, DNS URLs."""
+    """The registry as the cluster sees it: same names, apps, ports and groups; DNS URLs."""
     return {"services": {name: {"app": e.app, "port": e.port, "url": cluster_url(e),
-                                "workers": e.workers, "threads": e.threads}
+                                "workers": e.workers, "threads": e.threads,
+                                **({"group": e.group} if e.group else {})}
                          for name, e in registry.items()}}
 
 
@@ -360,9 +427,9 @@ def render_all(registry: Mapping[str, ServiceEntry] | None = None,
 
 def _deploy_files(registry: Mapping[str, ServiceEntry], root: Path) -> dict[Path, str]:
     overlay = "a kustomize overlay that uses deploy/k8s as its base"
-    service_files = {K8S / "services" / f"{dns_name(n)}.yaml": dump(
-        k8s_deployment(e), k8s_service(e), k8s_hpa(e), how=overlay)
-        for n, e in registry.items()}
+    service_files = {K8S / "services" / f"{dns_name(u.name)}.yaml": dump(
+        k8s_deployment(u), *[k8s_service(m, u) for m in u.members], k8s_hpa(u),
+        how=overlay) for u in units(registry)}
     kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
                      "resources": ["config.yaml"] + [str(p.relative_to(K8S))
                                                      for p in service_files]}

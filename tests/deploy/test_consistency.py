@@ -15,7 +15,7 @@ import yaml
 
 from tools import launcher
 from common.pipeline import load_spec
-from common.core.registry import ROOT
+from common.core.registry import ROOT, load_registry
 from deploy import generate, healthcheck, serve
 from tests.deploy.conftest import K8S, SERVICE_DIRS, dns, yaml_files
 
@@ -36,14 +36,41 @@ def launched() -> list[str]:
     return [entry.name for entry in captured]
 
 
+def unit(name: str):
+    """The process that serves ``name``: itself, or its process group."""
+    return generate.unit_of(name, load_registry(ROOT / "deploy" / "registry.yaml", {}))
+
+
+def process_name(name: str) -> str:
+    """The compose service, Deployment and HPA name of the process serving ``name``."""
+    return dns(unit(name).name)
+
+
 def compose_service(compose, name: str) -> dict:
-    assert dns(name) in compose["services"], f"{name} is not in docker-compose.yml; {HINT}"
-    return compose["services"][dns(name)]
+    assert process_name(name) in compose["services"], \
+        f"{name} is not in docker-compose.yml; {HINT}"
+    return compose["services"][process_name(name)]
+
+
+def compose_names(compose) -> set[str]:
+    """Every name a compose service answers to: its own and its network aliases."""
+    names = set(compose["services"])
+    for service in compose["services"].values():
+        names |= set(service.get("networks", {}).get("default", {}).get("aliases", []))
+    return names
+
+
+def compose_host(compose, host: str) -> dict:
+    """The compose service that answers to ``host`` (its name or an alias)."""
+    return next(s for n, s in compose["services"].items() if n == host or host in
+                s.get("networks", {}).get("default", {}).get("aliases", []))
 
 
 def k8s_object(k8s, kind: str, name: str) -> dict:
-    assert (kind, dns(name)) in k8s, f"{name} has no {kind} in deploy/k8s; {HINT}"
-    return k8s[(kind, dns(name))]
+    """``name``'s Service, or the Deployment/HPA of the process that serves it."""
+    key = (kind, dns(name) if kind == "Service" else process_name(name))
+    assert key in k8s, f"{name} has no {kind} in deploy/k8s; {HINT}"
+    return k8s[key]
 
 
 def container(k8s, name: str) -> dict:
@@ -57,8 +84,9 @@ def container(k8s, name: str) -> dict:
 def test_every_service_is_everywhere(name, source, launched, compose, k8s):
     places = {"services/": name in SERVICE_DIRS, "deploy/registry.yaml": name in source,
               "make run": name in launched,
-              "docker-compose.yml": dns(name) in compose["services"],
-              **{f"deploy/k8s {kind}": (kind, dns(name)) in k8s
+              "docker-compose.yml": name in source and dns(name) in compose_names(compose),
+              **{f"deploy/k8s {kind}": name in source and (
+                  kind, dns(name) if kind == "Service" else process_name(name)) in k8s
                  for kind in ("Deployment", "Service", "HorizontalPodAutoscaler")}}
     missing = [place for place, present in places.items() if not present]
     assert not missing, f"{name} is missing from {', '.join(missing)}; {HINT}"
@@ -66,8 +94,11 @@ def test_every_service_is_everywhere(name, source, launched, compose, k8s):
 
 def test_nothing_is_deployed_that_is_not_registered(source, compose, k8s):
     names = {dns(n) for n in source}
-    assert set(compose["services"]) <= names
-    assert {name for kind, name in k8s if kind != "ConfigMap"} <= names
+    processes = {process_name(n) for n in source}
+    assert set(compose["services"]) == processes
+    assert compose_names(compose) - processes <= names
+    assert {name for kind, name in k8s if kind == "Service"} == names
+    assert {name for kind, name in k8s if kind not in ("ConfigMap", "Service")} == processes
 
 
 def test_make_run_starts_the_registry_in_order_home_page_first(source, launched):
@@ -84,10 +115,13 @@ def test_ports_are_unique(source):
 @pytest.mark.parametrize("name", REGISTERED)
 def test_compose_runs_the_registry_app_on_the_registry_port(name, source, compose):
     entry, service = source[name], compose_service(compose, name)
-    assert service["command"] == serve.command(entry) and entry.app in service["command"]
-    assert service["environment"]["MODELCHAIN_BIND"] == f"0.0.0.0:{entry.port}"
-    assert service["expose"] == [str(entry.port)]
-    assert service["build"]["args"]["SERVICE"] == name
+    assert service["command"] == serve.command(unit(name)) and unit(name).app in service["command"]
+    assert f"0.0.0.0:{entry.port}" in service["environment"]["MODELCHAIN_BIND"].split(",")
+    assert str(entry.port) in service["expose"]
+    assert service["build"]["args"]["SERVICE"] == unit(name).name
+    if entry.group:   # the group's process finds its members and their ports
+        assert f"{name}={entry.port}" in \
+            service["environment"]["MODELCHAIN_GROUP_MEMBERS"].split(",")
     assert (ROOT / service["build"]["context"] / service["build"]["dockerfile"]).exists()
 
 
@@ -95,7 +129,7 @@ def test_compose_runs_the_registry_app_on_the_registry_port(name, source, compos
 def test_compose_checks_health_on_healthz(name, source, compose):
     check = compose_service(compose, name)["healthcheck"]["test"]
     assert check[:4] == ["CMD", "python", "-m", "deploy.healthcheck"]
-    assert check[4] == f"http://127.0.0.1:{source[name].port}{healthcheck.HEALTH_PATH}"
+    assert f"http://127.0.0.1:{source[name].port}{healthcheck.HEALTH_PATH}" in check[4:]
     assert healthcheck.HEALTH_PATH == "/healthz"
 
 
@@ -106,7 +140,9 @@ def test_compose_services_are_limited_and_scalable(name, compose):
     assert limits.get("cpus") and limits.get("memory")
     assert "container_name" not in service            # --scale needs generated names
     published = service.get("ports", [])
-    assert not published or name == generate.HOME     # only the home page is on the host
+    # only the home page is on the host
+    assert published == ([f"${{CATALOG_PORT:-8100}}:8100"]
+                         if generate.HOME in [m.name for m in unit(name).members] else [])
 
 
 @pytest.mark.parametrize("name", REGISTERED)
@@ -125,8 +161,8 @@ def test_compose_urls_point_at_services_and_their_ports(name, source, compose):
     for key, url in urls.items():
         target = key.removeprefix("MODELCHAIN_URL_").lower()
         host, port = url.removeprefix("http://").split(":")
-        assert host in compose["services"], f"{key}={url}: no compose service {host}"
-        assert compose["services"][host]["expose"] == [port] == [str(source[target].port)]
+        assert host in compose_names(compose), f"{key}={url}: no compose service {host}"
+        assert port == str(source[target].port) and port in compose_host(compose, host)["expose"]
 
 
 def expected_calls(name: str, source) -> set[str]:
@@ -149,11 +185,13 @@ def test_compose_waits_for_the_services_it_calls(name, source, compose):
     for target, spec in depends.items():
         assert target in compose["services"], f"{name} depends on unknown {target}"
         assert spec["condition"] in ("service_healthy", "service_started")
+    own = process_name(name)
     if name == generate.HOME:   # shows the others' health itself, so it never waits
-        assert set(depends) == {dns(n) for n in source if n != name}
+        assert set(depends) == {process_name(n) for n in source} - {own}
         return
-    for called in expected_calls(name, source):
-        assert depends.get(dns(called)) == {"condition": "service_healthy"}, called
+    for called in expected_calls(name, source):   # within a process group: no wait
+        if process_name(called) != own:
+            assert depends.get(process_name(called)) == {"condition": "service_healthy"}, called
 
 
 def test_compose_dependencies_have_no_cycle(compose):
@@ -175,17 +213,25 @@ def test_the_kustomization_lists_every_file_and_only_existing_ones(kustomization
 @pytest.mark.parametrize("name", REGISTERED)
 def test_deployments_run_the_registry_app_on_the_registry_port(name, source, k8s):
     entry, box = source[name], container(k8s, name)
-    assert box["args"] == serve.command(entry)
-    assert box["ports"] == [{"name": "http", "containerPort": entry.port}]
+    assert box["args"] == serve.command(unit(name))
+    port_name = f"p{entry.port}" if entry.group else "http"
+    assert {"name": port_name, "containerPort": entry.port} in box["ports"]
     env = {e["name"]: e["value"] for e in box["env"]}
-    assert env["MODELCHAIN_BIND"] == f"0.0.0.0:{entry.port}"
+    assert f"0.0.0.0:{entry.port}" in env["MODELCHAIN_BIND"].split(",")
 
 
 @pytest.mark.parametrize("name", REGISTERED)
-def test_deployments_probe_healthz_and_readyz(name, k8s):
-    box = container(k8s, name)
-    assert box["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-    assert box["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+def test_deployments_probe_healthz_and_readyz(name, source, k8s):
+    box, port = container(k8s, name), source[name].port
+    if source[name].group:   # every member's port, by the image's own check
+        check = ["python", "-m", "deploy.healthcheck"]
+        live, ready = (box[p]["exec"]["command"] for p in ("livenessProbe", "readinessProbe"))
+        assert live[:3] == ready[:3] == check
+        assert f"http://127.0.0.1:{port}/healthz" in live
+        assert f"http://127.0.0.1:{port}/readyz" in ready
+    else:
+        assert box["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        assert box["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert (healthcheck.HEALTH_PATH, healthcheck.READY_PATH) == ("/healthz", "/readyz")
 
 
@@ -232,7 +278,7 @@ def test_autoscalers_target_existing_deployments_on_cpu(name, k8s):
     assert hpa["apiVersion"] == "autoscaling/v2"
     target = hpa["spec"]["scaleTargetRef"]
     assert target["kind"] == "Deployment" and ("Deployment", target["name"]) in k8s
-    assert target["name"] == dns(name)
+    assert target["name"] == process_name(name)
     assert [m["resource"]["name"] for m in hpa["spec"]["metrics"]] == ["cpu"]
     assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
 

@@ -75,3 +75,23 @@ def test_the_healthcheck_exit_status():
         assert healthcheck.main([f"http://127.0.0.1:{free_port()}/healthz"]) == 1
     finally:
         server.shutdown()
+
+
+def test_serve_runs_a_process_group_with_every_member(monkeypatch, tmp_path):
+    registry = tmp_path / "registry.yaml"
+    registry.write_text("services:\n"
+                        "  a: {app: 'x:create_app()', port: 9101, group: g}\n"
+                        "  b: {app: 'y:create_app()', port: 9102, group: g, threads: 4}\n")
+    unit = serve.resolve("g", {"MODELCHAIN_REGISTRY": str(registry)})
+    env = serve.environment(unit)
+    assert serve.command(unit)[-1] == "common.serving.group:create_group_app('g')"
+    assert env["MODELCHAIN_BIND"] == "0.0.0.0:9101,0.0.0.0:9102"
+    assert env["MODELCHAIN_GROUP_MEMBERS"] == "a=9101,b=9102"
+    assert env["MODELCHAIN_THREADS"] == "12"
+    alone = serve.resolve("b", {"MODELCHAIN_REGISTRY": str(registry)})
+    assert serve.command(alone)[-1] == "y:create_app()"   # a member can still run alone
+
+
+def test_the_healthcheck_of_a_group_checks_every_port():
+    assert healthcheck.default_urls({"MODELCHAIN_BIND": "0.0.0.0:1,0.0.0.0:2"}) == [
+        "http://127.0.0.1:1/healthz", "http://127.0.0.1:2/healthz"]

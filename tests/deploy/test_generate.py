@@ -99,3 +99,51 @@ def test_each_service_publishes_its_contract_as_its_metadata_says(source):
     assert published["input_schema"] == metadata["input_schema"]
     assert published["limits"] == metadata["limits"]
     assert sorted(p.stem for p in files if p.suffix == ".json") == sorted(source)
+
+
+# ------------------------------------------------------------------ process groups
+@pytest.fixture
+def mixed(source):
+    """text_cleaner and sentiment in one group; tweet_sentiment (which calls both) and
+    the catalog apart."""
+    import dataclasses
+    names = ["catalog", "text_cleaner", "sentiment", "tweet_sentiment"]
+    grouped = {"text_cleaner": "text", "sentiment": "text"}
+    return {n: dataclasses.replace(source[n], group=grouped.get(n, "")) for n in names}
+
+
+def test_compose_runs_a_group_in_one_service_that_answers_to_each_name(mixed):
+    services = generate.compose(mixed)["services"]
+    assert set(services) == {"catalog", "text", "tweet-sentiment"}
+    text = services["text"]
+    assert text["networks"]["default"]["aliases"] == ["text-cleaner", "sentiment"]
+    assert text["expose"] == ["8101", "8102"]
+    assert text["environment"]["MODELCHAIN_BIND"] == "0.0.0.0:8101,0.0.0.0:8102"
+    assert text["environment"]["MODELCHAIN_GROUP_MEMBERS"] == "text_cleaner=8101,sentiment=8102"
+    assert text["command"][-1] == "common.serving.group:create_group_app('text')"
+    assert text["healthcheck"]["test"][4:] == ["http://127.0.0.1:8101/healthz",
+                                               "http://127.0.0.1:8102/healthz"]
+    assert services["tweet-sentiment"]["depends_on"] == {"text": {"condition": "service_healthy"}}
+    assert generate.profile(generate.unit_of("text_cleaner", mixed)) == generate.PROFILES["model"]
+
+
+def test_kubernetes_gives_each_member_its_service_on_the_groups_pods(mixed):
+    text = generate.unit_of("sentiment", mixed)
+    deployment, service = generate.k8s_deployment(text), generate.k8s_service(mixed["sentiment"], text)
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert deployment["metadata"]["name"] == "text"
+    assert service["metadata"]["name"] == "sentiment"
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    ports = {p["name"]: p["containerPort"] for p in
+             deployment["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    assert ports == {"p8101": 8101, "p8102": 8102}
+    assert ports[service["spec"]["ports"][0]["targetPort"]] == 8102
+    assert generate.k8s_hpa(text)["spec"]["scaleTargetRef"]["name"] == "text"
+
+
+def test_a_service_alone_keeps_its_own_process(mixed):
+    alone = generate.unit_of("tweet_sentiment", mixed)
+    assert not alone.grouped and alone.app == "services.tweet_sentiment:create_app()"
+    box = generate.k8s_container(alone)
+    assert box["ports"] == [{"name": "http", "containerPort": 8103}]
+    assert box["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
