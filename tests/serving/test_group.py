@@ -3,11 +3,11 @@ contract (errors, per-item errors, auth, deadlines, metrics), and no HTTP on the
 from __future__ import annotations
 
 import pytest
-from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool
 
 from common.client import Client
 from common.client import local as colocated
-from common.core.errors import DeadlineExceeded, InvalidInput, Unauthorized
+from common.core.errors import DeadlineExceeded, InvalidInput, Unauthorized, UpstreamError
 from common.serving.group import GroupApp, create_group_app
 from tests.helpers.words import make_app
 
@@ -32,10 +32,10 @@ def _noop(name):
 def http_sends(monkeypatch):
     """Every request the pipe client sends over a socket (a counting transport)."""
     sent = []
-    original = HTTPAdapter.send
-    monkeypatch.setattr(HTTPAdapter, "send",
-                        lambda self, request, **kw: sent.append(request.url)
-                        or original(self, request, **kw))
+    original = HTTPConnectionPool.urlopen
+    monkeypatch.setattr(HTTPConnectionPool, "urlopen",
+                        lambda self, method, url, *args, **kw: sent.append(url)
+                        or original(self, method, url, *args, **kw))
     return sent
 
 
@@ -61,6 +61,11 @@ def test_a_co_located_call_opens_no_socket(group, http_sends):
     assert answer.result == {"words": 2, "shout": "ONE TWO"}
     assert [h["service"] for h in answer.metadata["hops"]] == ["echo", "words"]
     assert http_sends == []
+    # the same transport does see a call to a service that is not in this process
+    with pytest.raises(UpstreamError):
+        Client(urls={"elsewhere": "http://127.0.0.1:1"}, retries=0).algo(
+            "elsewhere").pipe({"text": "a"})
+    assert http_sends == ["/predict"]
 
 
 def test_co_located_errors_are_the_typed_errors_of_http(group):
