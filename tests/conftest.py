@@ -38,6 +38,17 @@ def free_port() -> int:
     raise RuntimeError("no free port between 20000 and 32000")
 
 
+def free_ports(entries) -> dict[str, int]:
+    """A distinct free port for each entry."""
+    ports: dict[str, int] = {}
+    for entry in entries:
+        port = free_port()
+        while port in ports.values():
+            port = free_port()
+        ports[entry.name] = port
+    return ports
+
+
 class ServicePool:
     """Starts sets of services on demand and keeps them for the session."""
 
@@ -52,11 +63,20 @@ class ServicePool:
         key = (tuple(sorted((e.name, e.app, e.group) for e in entries)),
                tuple(sorted((env or {}).items())))
         if key not in self.started:
-            ports = {e.name: free_port() for e in entries}
-            log_dir = self.log_dir / f"set{len(self.started)}"
-            processes = start_services(entries, ports=ports, env=env, log_dir=log_dir)
-            self.processes += processes
-            wait_ready(processes, timeout)
+            for attempt in range(3):
+                log_dir = self.log_dir / f"set{len(self.started)}-{attempt}"
+                processes = start_services(entries, ports=free_ports(entries), env=env,
+                                           log_dir=log_dir)
+                self.processes += processes
+                try:
+                    wait_ready(processes, timeout)
+                    break
+                except RuntimeError as e:
+                    # Another test run on this machine took a port between our check
+                    # and gunicorn's bind (a group binds several): new ports, again.
+                    stop_services(processes)
+                    if "Address already in use" not in str(e) or attempt == 2:
+                        raise
             self.started[key] = {p.entry.name: p.url for p in processes}
         return self.started[key]
 
