@@ -65,8 +65,12 @@ class ProcessUnit:
 
     @property
     def threads(self) -> int:
-        """Threads per worker: each member brings its own share."""
-        return sum(m.threads for m in self.members)
+        """Threads per worker: a service's own; a group has twice its members' together,
+        since each member may run its ``threads`` requests and keep as many waiting
+        (``common/serving/group.py``) without taking another member's threads."""
+        if not self.grouped:
+            return self.members[0].threads
+        return 2 * sum(m.threads for m in self.members)
 
     def members_value(self, ports: Mapping[str, int] | None = None) -> str:
         """The :data:`GROUP_MEMBERS_ENV` value: ``name=port`` for each member."""

@@ -87,7 +87,7 @@ def test_serve_runs_a_process_group_with_every_member(monkeypatch, tmp_path):
     assert serve.command(unit)[-1] == "common.serving.group:create_group_app('g')"
     assert env["MODELCHAIN_BIND"] == "0.0.0.0:9101,0.0.0.0:9102"
     assert env["MODELCHAIN_GROUP_MEMBERS"] == "a=9101,b=9102"
-    assert env["MODELCHAIN_THREADS"] == "12"
+    assert env["MODELCHAIN_THREADS"] == "24"   # twice the members' threads
     alone = serve.resolve("b", {"MODELCHAIN_REGISTRY": str(registry)})
     assert serve.command(alone)[-1] == "y:create_app()"   # a member can still run alone
 

@@ -144,3 +144,44 @@ def test_a_group_without_members_says_how_to_give_it_some(monkeypatch):
     monkeypatch.delenv("MODELCHAIN_GROUP_MEMBERS", raising=False)
     with pytest.raises(SystemExit, match="no members"):
         create_group_app("nobody")
+
+
+def _slow_app(release):
+    def app(environ, start_response):
+        release.wait(5)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+    return app
+
+
+def _call(group, port):
+    from werkzeug.test import Client as WsgiClient
+    # buffered: read and closed as a server does, which gives the member its slot back
+    return WsgiClient(group).get("/x", base_url=f"http://127.0.0.1:{port}", buffered=True)
+
+
+def test_a_flooded_member_answers_busy_and_leaves_the_others_alone():
+    import threading
+    import time
+    release = threading.Event()
+    quick = _noop("quick")
+    group = GroupApp("g", {"slow": (9101, _slow_app(release)), "quick": (9102, quick)},
+                     threads={"slow": 1, "quick": 1}, max_wait=0.2)
+    holder = threading.Thread(target=_call, args=(group, 9101))
+    holder.start()
+    time.sleep(0.05)                       # the slow member's one thread is taken
+    answers = {}
+    waiter = threading.Thread(target=lambda: answers.update(waited=_call(group, 9101)))
+    waiter.start()
+    time.sleep(0.05)                       # ... and its one waiting place
+    started = time.monotonic()
+    refused = _call(group, 9101)
+    assert refused.status_code == 503 and time.monotonic() - started < 0.1
+    assert refused.get_json()["error"]["code"] == "busy"
+    assert refused.headers["Retry-After"] == "1"
+    assert _call(group, 9102).status_code == 404   # the other member still answers
+    waiter.join()
+    assert answers["waited"].status_code == 503    # it waited its 0.2 s, then gave up
+    release.set()
+    holder.join()
+    assert _call(group, 9101).status_code == 200   # slots come back once answered
