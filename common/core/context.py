@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Mapping
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -50,7 +50,9 @@ class RequestContext:
 
     def child(self) -> "RequestContext":
         """The context for an outgoing call: same trace and request, a new span."""
-        return replace(self, span_id=secrets.token_hex(8))
+        # Built directly: dataclasses.replace took a tenth of an in-process hop.
+        return RequestContext(self.request_id, self.trace_id, secrets.token_hex(8),
+                              self.trace_flags, self.deadline)
 
     def outgoing_headers(self) -> dict[str, str]:
         """Headers that carry this context to the next hop (a child span)."""
