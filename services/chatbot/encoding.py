@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.chatbot.tokenizer import (SHAPES, Token, detokenize, match_key, shape, span_text,
-                                        tokenize)
+from services.chatbot.tokenizer import (SHAPES, Token, day_cover, detokenize, match_key, shape,
+                                        span_text, tokenize)
 
 SPECIALS: tuple[str, ...] = ("<pad>", "<unk>", "<bos>", "<eos>", "<sep>")
 PAD, UNK, BOS, EOS, SEP = range(len(SPECIALS))
@@ -66,14 +66,18 @@ class Source:
 
 
 def token_features(tokens: list[Token], ids: list[int], other_keys: set[str],
-                   col: int) -> np.ndarray:
-    """Feature rows for one segment (col: COL_QUESTION or COL_QUESTION + 1)."""
+                   col: int, days: list[set[str]], other_days: set[str]) -> np.ndarray:
+    """Feature rows for one segment (col: COL_QUESTION or COL_QUESTION + 1).
+
+    A token also "matches the other side" when the days it stands for (a day, "Mon",
+    "weekends", a range "Monday to Friday") meet the other side's days."""
     feats = np.zeros((len(tokens), N_FEATURES), np.float32)
     for row, (tok, tid) in enumerate(zip(tokens, ids)):
         feats[row, _SHAPE_INDEX[shape(tok.text)]] = 1.0
         feats[row, col] = 1.0
         feats[row, COL_UNK] = float(tid == UNK)
-        feats[row, COL_UNK + 1] = float(match_key(tok.text) in other_keys)
+        feats[row, COL_UNK + 1] = float(match_key(tok.text) in other_keys
+                                        or bool(days[row] & other_days))
     return feats
 
 
@@ -86,9 +90,12 @@ def encode(question: str, context: str, vocab: Vocab, max_question: int,
     c_ids = [vocab.id(t.text) for t in c_toks]
     q_keys = {match_key(t.text) for t in q_toks}
     c_keys = {match_key(t.text) for t in c_toks}
+    q_days, c_days = day_cover([t.text for t in q_toks]), day_cover([t.text for t in c_toks])
+    q_all, c_all = set().union(*q_days), set().union(*c_days)
     sep = np.zeros((1, N_FEATURES), np.float32)
-    feats = np.concatenate([token_features(q_toks, q_ids, c_keys, COL_QUESTION), sep,
-                            token_features(c_toks, c_ids, q_keys, COL_QUESTION + 1)])
+    feats = np.concatenate([
+        token_features(q_toks, q_ids, c_keys, COL_QUESTION, q_days, c_all), sep,
+        token_features(c_toks, c_ids, q_keys, COL_QUESTION + 1, c_days, q_all)])
     ids = np.array(q_ids + [SEP] + c_ids, np.int32)
     copy_mask = np.zeros(len(ids), np.float32)
     copy_mask[len(q_ids) + 1:] = 1.0
