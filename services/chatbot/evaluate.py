@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--errors", type=int, default=0, help="show K misses per set")
     parser.add_argument("--tune", action="store_true",
                         help="tune the abstention thresholds on the dev set, write meta.json")
-    parser.add_argument("--dev-examples", type=int, default=2000)
+    parser.add_argument("--dev-examples", type=int, default=1500)
     args = parser.parse_args(argv)
     answerer = Answerer.load(args.model)
     if args.tune:

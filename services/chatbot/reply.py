@@ -143,8 +143,8 @@ def _person(q: str, a: str) -> str:
 
 
 def _role(q: str, a: str) -> str:
-    m = _PERSON.match(q)
-    return f"{m.group('n')} is the {a}" if m else ""
+    m = _PERSON.match(q)  # "What does Tom Becker do?": only about a person's name
+    return f"{m.group('n')} is the {a}" if m and _is_name(m.group("n")) else ""
 
 
 def _is_name(a: str) -> bool:

@@ -3,7 +3,12 @@
     python -m services.chatbot.train --out services/chatbot/artifacts/model \
         [--examples N] [--epochs E] [--seed S] [--batch-size B]
 
-Steps: generate ``N`` training examples (data.py, ``train`` split), build the word
+The shipped artifact: the defaults (30,000 examples, 2 epochs, seed 1234) with
+``--eval-examples 0``, then ``python -m services.chatbot.evaluate --tune``, which tunes
+the abstention thresholds on the dev split and writes them into meta.json.
+
+Steps: generate ``N`` training examples (data.py, ``train`` split; a quarter are
+questions the context cannot answer, whose target is <eos> at once), build the word
 vocabulary, encode (encoding.py), train with teacher forcing and a masked
 cross-entropy over ``[vocabulary ∪ source positions]`` (model.py), export the greedy
 decoder as the SavedModel endpoint ``serve`` and write ``meta.json`` (vocabulary,
