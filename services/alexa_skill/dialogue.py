@@ -87,12 +87,17 @@ def card_text(spoken: str, result: Any) -> str:
     """The Alexa app card of an answer: what was said, then the answer's fields as
     ``Name: value`` lines a person reads (never a Python dict printout)."""
     fields = result.items() if isinstance(result, Mapping) else [("result", result)]
+    # a field that only repeats what was said (the chatbot's reply) is left off the card
     lines = [f"{key.replace('_', ' ').capitalize()}: {_readable(value)}"
-             for key, value in fields]
+             for key, value in fields if value != spoken]
     return "\n".join([spoken, "", *lines]) if lines else spoken
 
 
 def _readable(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.2f}"
     if isinstance(value, Mapping):

@@ -1,8 +1,18 @@
 """Serving side of the desk-assistant chatbot: load the SavedModel, answer batches.
 
     answerer = Answerer.load()              # services/chatbot/artifacts/model
-    answerer.answer(["Who is the manager?"], [None])
-    # [{"answer": "Maria Lopez", "confidence": 0.99}]
+    answerer.answer(["Who is the manager?", "Is there a discount for students?"], [None, None])
+    # [{"answer": "Maria Lopez", "answerable": True, "confidence": 0.99,
+    #   "reply": "Maria Lopez is the manager."},
+    #  {"answer": None, "answerable": False, "confidence": 0.97,
+    #   "reply": "Sorry, I can't find that in the information I have. ..."}]
+
+The model either copies a span of the context or says at once that the context does
+not hold the answer (<eos> first). It abstains when it says so, when its probability
+of "no answer" reaches ``abstain.no_answer`` or when the span's confidence is below
+``abstain.min_confidence`` (both in meta.json, tuned on a generated dev split by
+``python -m services.chatbot.evaluate --tune``). The reply sentence comes from
+:mod:`services.chatbot.reply`.
 
 A context of ``None`` or ``""`` means the deployer's default context (context.txt, read
 once at load time). The whole batch is one call of the exported compiled decoder, so
@@ -24,6 +34,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from services.chatbot.encoding import Source, Vocab, decode_steps, encode, pad_batch
+from services.chatbot.reply import reply
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_ARTIFACT = HERE / "artifacts" / "model"
@@ -44,6 +55,9 @@ class Answerer:
         self.default_context = default_context
         self.max_question_tokens = int(meta["max_question_tokens"])
         self.max_source_tokens = int(meta["max_source_tokens"])
+        abstain = meta.get("abstain") or {}
+        self.no_answer_at = float(abstain.get("no_answer", 1.0))  # 1.0: only an empty span
+        self.min_confidence = float(abstain.get("min_confidence", 0.0))
 
     @classmethod
     def load(cls, artifact_dir: str | Path = DEFAULT_ARTIFACT,
@@ -61,13 +75,10 @@ class Answerer:
         return encode(question, context or self.default_context, self.vocab,
                       self.max_question_tokens, self.max_source_tokens)
 
-    def answer(self, questions: Sequence[str],
-               contexts: Sequence[str | None] | None = None) -> list[dict]:
-        """One answer per question, in order: ``{"answer": str, "confidence": float}``.
-
-        `contexts` is parallel to `questions` (None: the default context for all).
-        Confidence is the geometric mean of the decoder's step probabilities, in [0, 1].
-        """
+    def raw(self, questions: Sequence[str],
+            contexts: Sequence[str | None] | None = None) -> list[dict]:
+        """The model's own outputs, before abstention: span text ("" when it decoded
+        <eos> first), span confidence and P(no answer), in one compiled call."""
         contexts = [None] * len(questions) if contexts is None else list(contexts)
         if len(contexts) != len(questions):
             raise ValueError("questions and contexts must have the same length")
@@ -79,6 +90,32 @@ class Answerer:
         ids, feats, copy_mask = pad_batch(sources)
         out = self._serve(tf.constant(ids), tf.constant(feats), tf.constant(copy_mask))
         classes, confidence = out["classes"].numpy(), out["confidence"].numpy()
-        return [{"answer": decode_steps(src, row, self.vocab),
-                 "confidence": round(min(1.0, max(0.0, float(conf))), 4)}
-                for src, row, conf in zip(sources, classes, confidence)]
+        null = out["no_answer"].numpy() if "no_answer" in out else [0.0] * len(sources)
+        return [{"span": decode_steps(src, row, self.vocab), "confidence": float(conf),
+                 "no_answer": float(p)}
+                for src, row, conf, p in zip(sources, classes, confidence, null)]
+
+    def answer(self, questions: Sequence[str],
+               contexts: Sequence[str | None] | None = None) -> list[dict]:
+        """One answer per question, in order:
+        ``{"answer": str | None, "answerable": bool, "confidence": float, "reply": str}``.
+
+        `contexts` is parallel to `questions` (None: the default context for all).
+        ``answer`` is the exact span of the context, None when the model abstains.
+        ``confidence`` is in [0, 1]: for an answer, the geometric mean of the decoder's
+        step probabilities; for an abstention, the probability of "no answer".
+        ``reply`` is a sentence to show or speak.
+        """
+        return [self.decide(q, r) for q, r in zip(questions, self.raw(questions, contexts))]
+
+    def decide(self, question: str, raw: dict) -> dict:
+        """Answer or abstain, from one :meth:`raw` output and the tuned thresholds."""
+        span = raw["span"].strip()
+        answerable = bool(span) and raw["no_answer"] < self.no_answer_at \
+            and raw["confidence"] >= self.min_confidence
+        confidence = raw["confidence"] if answerable else (
+            raw["no_answer"] if not span else max(raw["no_answer"], 1 - raw["confidence"]))
+        answer = raw["span"] if answerable else None
+        return {"answer": answer, "answerable": answerable,
+                "confidence": round(min(1.0, max(0.0, confidence)), 4),
+                "reply": reply(question, answer)}

@@ -30,19 +30,31 @@ class QuestionInput(Schema):
 
 
 class AnswerOutput(Schema):
-    """The answer copied or generated from the context, and the model's confidence."""
+    """The answer span copied from the context (null when the context does not hold it),
+    a sentence to show or speak, and the model's confidence."""
 
-    answer = fields.String(required=True)
-    confidence = fields.Float(required=True, validate=validate.Range(0, 1))
+    answer = fields.String(required=True, allow_none=True,
+                           metadata={"description": "The exact span of the context; null "
+                                     "when the context does not hold the answer."})
+    answerable = fields.Boolean(required=True, metadata={
+        "description": "False when the assistant abstains: the context does not say."})
+    confidence = fields.Float(required=True, validate=validate.Range(0, 1), metadata={
+        "description": "For an answer, the model's confidence in the span; for an "
+                       "abstention, its probability that the context does not say."})
+    reply = fields.String(required=True, metadata={
+        "description": "A short sentence for the chat page or a voice assistant: the "
+                       "answer said back (\"We open at 9:00 on Monday.\") or an apology."})
 
 
 class Chatbot(Model):
-    """Seq2seq LSTM with attention and a copy mechanism, decoded in a compiled function."""
+    """Seq2seq LSTM with attention and a copy mechanism, decoded in a compiled function;
+    abstains when the context does not hold the answer."""
 
     name = "chatbot"
-    version = "1.0.0"
+    version = "1.1.0"
     description = ("Desk assistant: answers questions about opening hours, rooms, phone "
-                   "numbers, people and prices from a context paragraph.")
+                   "numbers, people and prices from a context paragraph, with a reply "
+                   "sentence; says so when the context does not hold the answer.")
     tags = ("nlp", "seq2seq", "chatbot", "tensorflow")
     input_schema = QuestionInput
     output_schema = AnswerOutput

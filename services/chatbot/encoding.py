@@ -12,13 +12,14 @@ pointer pick unseen names, phone numbers or prices: the model learns "the capita
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 
 import numpy as np
 
-from services.chatbot.tokenizer import (SHAPES, Token, detokenize, match_key, shape, span_text,
-                                        tokenize)
+from services.chatbot.tokenizer import (SHAPES, Token, day_cover, detokenize, match_key, shape,
+                                        span_text, tokenize)
 
 SPECIALS: tuple[str, ...] = ("<pad>", "<unk>", "<bos>", "<eos>", "<sep>")
 PAD, UNK, BOS, EOS, SEP = range(len(SPECIALS))
@@ -65,35 +66,72 @@ class Source:
     context: str
 
 
-def token_features(tokens: list[Token], ids: list[int], other_keys: set[str],
-                   col: int) -> np.ndarray:
-    """Feature rows for one segment (col: COL_QUESTION or COL_QUESTION + 1)."""
-    feats = np.zeros((len(tokens), N_FEATURES), np.float32)
-    for row, (tok, tid) in enumerate(zip(tokens, ids)):
-        feats[row, _SHAPE_INDEX[shape(tok.text)]] = 1.0
-        feats[row, col] = 1.0
-        feats[row, COL_UNK] = float(tid == UNK)
-        feats[row, COL_UNK + 1] = float(match_key(tok.text) in other_keys)
+@dataclass(frozen=True, eq=False)  # hashed by identity: cached per context
+class Segment:
+    """What encoding needs of one text, independent of the other side: its tokens,
+    shape and segment feature rows, match keys and the days each token stands for."""
+
+    tokens: tuple[Token, ...]
+    base: np.ndarray  # (n, N_FEATURES): shape one-hot and segment column
+    keys: tuple[str, ...]
+    days: tuple[frozenset[str], ...]
+
+
+def segment(tokens: list[Token], col: int) -> Segment:
+    """The Segment of some tokens (col: COL_QUESTION or COL_QUESTION + 1)."""
+    base = np.zeros((len(tokens), N_FEATURES), np.float32)
+    for row, tok in enumerate(tokens):
+        base[row, _SHAPE_INDEX[shape(tok.text)]] = 1.0
+        base[row, col] = 1.0
+    days = tuple(frozenset(d) for d in day_cover([t.text for t in tokens]))
+    return Segment(tuple(tokens), base, tuple(match_key(t.text) for t in tokens), days)
+
+
+@functools.lru_cache(maxsize=64)
+def context_segment(context: str) -> Segment:
+    """The context's Segment, cached: a desk asks many questions of one context, and
+    tokenising it is most of the encoding time."""
+    return segment(tokenize(context), COL_QUESTION + 1)
+
+
+@functools.lru_cache(maxsize=64)
+def segment_ids(vocab: Vocab, seg: Segment) -> tuple[int, ...]:
+    """Word ids of a (cached) context segment, cached per vocabulary."""
+    return tuple(vocab.id(t.text) for t in seg.tokens)
+
+
+def token_features(seg: Segment, n: int, ids: list[int], other_keys: set[str],
+                   other_days: set[str]) -> np.ndarray:
+    """Feature rows of the first `n` tokens of a segment.
+
+    A token "matches the other side" when its match key occurs there, or when the days
+    it stands for (a day, "Mon", "weekends", a range "Monday to Friday") meet the other
+    side's days."""
+    feats = seg.base[:n].copy()
+    feats[:, COL_UNK] = np.asarray(ids, np.float32) == UNK
+    feats[:, COL_UNK + 1] = [key in other_keys or not days.isdisjoint(other_days)
+                             for key, days in zip(seg.keys[:n], seg.days[:n])]
     return feats
 
 
 def encode(question: str, context: str, vocab: Vocab, max_question: int,
            max_source: int) -> Source:
     """Encode one pair; the context is truncated to what fits in `max_source` tokens."""
-    q_toks = tokenize(question)[:max_question]
-    c_toks = tokenize(context)[: max(0, max_source - len(q_toks) - 1)]
-    q_ids = [vocab.id(t.text) for t in q_toks]
-    c_ids = [vocab.id(t.text) for t in c_toks]
-    q_keys = {match_key(t.text) for t in q_toks}
-    c_keys = {match_key(t.text) for t in c_toks}
+    q = segment(tokenize(question)[:max_question], COL_QUESTION)
+    c = context_segment(context)
+    nq = len(q.tokens)
+    nc = min(len(c.tokens), max(0, max_source - nq - 1))
+    q_ids = [vocab.id(t.text) for t in q.tokens]
+    c_ids = list(segment_ids(vocab, c)[:nc])
+    q_all, c_all = set().union(*q.days), set().union(*c.days[:nc])
     sep = np.zeros((1, N_FEATURES), np.float32)
-    feats = np.concatenate([token_features(q_toks, q_ids, c_keys, COL_QUESTION), sep,
-                            token_features(c_toks, c_ids, q_keys, COL_QUESTION + 1)])
+    feats = np.concatenate([token_features(q, nq, q_ids, set(c.keys[:nc]), c_all), sep,
+                            token_features(c, nc, c_ids, set(q.keys), q_all)])
     ids = np.array(q_ids + [SEP] + c_ids, np.int32)
     copy_mask = np.zeros(len(ids), np.float32)
-    copy_mask[len(q_ids) + 1:] = 1.0
-    tokens = q_toks + [Token("<sep>", -1, -1)] + c_toks
-    return Source(ids, feats, copy_mask, tokens, len(q_ids) + 1, context)
+    copy_mask[nq + 1:] = 1.0
+    tokens = list(q.tokens) + [Token("<sep>", -1, -1)] + list(c.tokens[:nc])
+    return Source(ids, feats, copy_mask, tokens, nq + 1, context)
 
 
 def pad_batch(sources: list[Source]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,13 +1,23 @@
-"""Exact match and token F1 of the exported chatbot model on the held-out splits.
+"""Exact match, token F1 and abstention of the exported chatbot model.
 
     python -m services.chatbot.evaluate [--model services/chatbot/artifacts/model]
         [--examples N] [--seed S] [--errors K]
+    python -m services.chatbot.evaluate --tune [--dev-examples N]   # writes meta.json
 
-Splits (data.py): ``test_values`` (unseen entity values, training question templates),
-``test_templates`` (unseen question templates, training values), ``test_both`` (both
-unseen), a fresh sample of the ``train`` distribution for reference, and the question set
-about the default context (context.txt, data.DEFAULT_CONTEXT_QA). Answers are compared
-as lower-cased tokens without edge punctuation (tokenizer.normalize_answer), SQuAD-style.
+Sets:
+
+* generated splits (data.py): ``test_values`` (unseen entity values, training question
+  templates), ``test_templates`` (unseen templates), ``test_both`` (both unseen; the
+  dev set the abstention thresholds are tuned on, with its own seed), a fresh sample of
+  ``train`` for reference; a quarter of each are questions the context cannot answer;
+* ``shifted``: eval/shifted.json, six desk contexts written by hand in a style unlike
+  the generator's, 54 answerable and 12 unanswerable questions, never used to train or tune;
+* the question set about the default context (context.txt, data.DEFAULT_CONTEXT_QA).
+
+Per set: exact match and token F1 on the answerable questions (an abstention scores 0),
+the share of unanswerable questions abstained on, and "kept": right answers with
+abstention / right answers of the raw span without it. Answers are compared as
+lower-cased tokens without edge punctuation (tokenizer.normalize_answer), SQuAD-style.
 The model is measured through :class:`Answerer`, i.e. exactly as the service runs it.
 """
 
@@ -16,16 +26,31 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
 
 from services.chatbot import data
 from services.chatbot.tokenizer import normalize_answer
 
 EVAL_SPLITS: tuple[str, ...] = ("test_values", "test_templates", "test_both", "train")
+SHIFTED_FILE = Path(__file__).resolve().parent / "eval" / "shifted.json"
+DEV_SEED_OFFSET = 3  # the dev set (test_both, seed + 3) is disjoint from the reported one
+MIN_KEPT = 0.95  # tuning keeps at least this share of the raw span's right answers
 
 
-def scores(predicted: str, gold: str) -> tuple[float, float]:
-    """(exact match, token F1) of one answer."""
-    pred, want = normalize_answer(predicted), normalize_answer(gold)
+@dataclass(frozen=True)
+class Item:
+    """One question to score: gold is None when the context does not hold the answer."""
+
+    question: str
+    context: str | None
+    gold: str | None
+    group: str = ""
+
+
+def scores(predicted: str | None, gold: str) -> tuple[float, float]:
+    """(exact match, token F1) of one answer (None: abstained, scores 0)."""
+    pred, want = normalize_answer(predicted or ""), normalize_answer(gold)
     if not pred or not want:
         return float(pred == want), float(pred == want)
     common = sum((Counter(pred) & Counter(want)).values())
@@ -35,33 +60,42 @@ def scores(predicted: str, gold: str) -> tuple[float, float]:
     return float(pred == want), 2 * precision * recall / (precision + recall)
 
 
-def run(answerer, questions: list[str], contexts: list[str | None], batch: int = 64) -> list[str]:
-    """Predicted answers, `batch` questions per compiled call."""
-    out: list[str] = []
-    for i in range(0, len(questions), batch):
-        out += [r["answer"] for r in answerer.answer(questions[i:i + batch], contexts[i:i + batch])]
+def run_raw(answerer, items: list[Item], batch: int = 64) -> list[dict]:
+    """The model's raw outputs (span, confidence, no_answer), `batch` per compiled call."""
+    out: list[dict] = []
+    for i in range(0, len(items), batch):
+        chunk = items[i:i + batch]
+        out += answerer.raw([it.question for it in chunk], [it.context for it in chunk])
     return out
 
 
-def summarise(pairs: list[tuple[str, str]]) -> dict:
-    """Mean exact match and F1 over (predicted, gold) pairs."""
-    if not pairs:
-        return {"n": 0, "exact_match": 0.0, "f1": 0.0}
-    em, f1 = zip(*(scores(p, g) for p, g in pairs))
-    return {"n": len(pairs), "exact_match": round(sum(em) / len(em), 4),
-            "f1": round(sum(f1) / len(f1), 4)}
+def summarise(items: list[Item], raws: list[dict], answerer) -> dict:
+    """Figures of one set with the answerer's current abstention thresholds."""
+    decided = [answerer.decide(it.question, r) for it, r in zip(items, raws)]
+    answerable = [(it, r, d) for it, r, d in zip(items, raws, decided) if it.gold is not None]
+    unanswerable = [d for it, d in zip(items, decided) if it.gold is None]
+    em = [scores(d["answer"], it.gold) for it, _, d in answerable]
+    raw_em = sum(scores(r["span"], it.gold)[0] for it, r, _ in answerable)
+    n = max(1, len(answerable))
+    return {"n": len(answerable), "exact_match": round(sum(e for e, _ in em) / n, 4),
+            "f1": round(sum(f for _, f in em) / n, 4),
+            "exact_match_no_abstention": round(raw_em / n, 4),
+            "kept": round(sum(e for e, _ in em) / raw_em, 4) if raw_em else 0.0,
+            "n_unanswerable": len(unanswerable),
+            "abstained": sum(not d["answerable"] for d in unanswerable)}
 
 
-def evaluate_split(answerer, examples: list[data.Example]) -> tuple[dict, list[tuple]]:
-    """Figures for a list of examples (overall and per intent) and the misses."""
-    predicted = run(answerer, [e.question for e in examples], [e.context for e in examples])
-    by_intent: dict[str, list] = defaultdict(list)
-    for ex, pred in zip(examples, predicted):
-        by_intent[ex.intent].append((pred, ex.answer))
-    figures = summarise(list(zip(predicted, (e.answer for e in examples))))
-    figures["by_intent"] = {k: summarise(v)["exact_match"] for k, v in sorted(by_intent.items())}
-    misses = [(e, p) for e, p in zip(examples, predicted) if scores(p, e.answer)[0] < 1]
-    return figures, misses
+def generated_items(n: int, split: str, seed: int) -> list[Item]:
+    """Items from the generator (intent kept as the group)."""
+    return [Item(e.question, e.context, e.answer if e.answerable else None, e.intent)
+            for e in data.generate(n, split, seed)]
+
+
+def shifted_items(path: Path = SHIFTED_FILE) -> list[Item]:
+    """The hand-written shifted set (eval/shifted.json)."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    return [Item(q, c["context"], a, c["name"]) for c in document["contexts"]
+            for q, a in c["questions"]]
 
 
 def default_context_qa() -> list[tuple[str, str]]:
@@ -70,60 +104,106 @@ def default_context_qa() -> list[tuple[str, str]]:
     return [(q, a) for q, a in data.DEFAULT_CONTEXT_QA if a in context]
 
 
-def evaluate_default(answerer) -> tuple[dict, list[tuple]]:
-    """Figures on the default context's question set (questions asked with no context)."""
-    qa = default_context_qa()
-    predicted = run(answerer, [q for q, _ in qa], [None] * len(qa))
-    figures = summarise(list(zip(predicted, (a for _, a in qa))))
-    figures["skipped_stale"] = len(data.DEFAULT_CONTEXT_QA) - len(qa)
-    misses = [(q, a, p) for (q, a), p in zip(qa, predicted) if scores(p, a)[0] < 1]
+def evaluate_items(answerer, items: list[Item]) -> tuple[dict, list[tuple]]:
+    """Figures (overall and exact match per group) and the misses of a set."""
+    raws = run_raw(answerer, items)
+    figures = summarise(items, raws, answerer)
+    groups: dict[str, list] = defaultdict(list)
+    misses = []
+    for it, r in zip(items, raws):
+        d = answerer.decide(it.question, r)
+        right = (not d["answerable"]) if it.gold is None else scores(d["answer"], it.gold)[0] == 1
+        groups[it.group].append(right)
+        if not right:
+            misses.append((it, d))
+    figures["by_group"] = {k: round(sum(v) / len(v), 4) for k, v in sorted(groups.items())}
     return figures, misses
+
+
+def evaluate_split(answerer, examples: list[data.Example]) -> tuple[dict, list[tuple]]:
+    """Figures for a list of generated examples."""
+    return evaluate_items(answerer, [Item(e.question, e.context,
+                                          e.answer if e.answerable else None, e.intent)
+                                     for e in examples])
 
 
 def evaluate_all(answerer, n: int = 1000, seed: int = data.DEFAULT_SEED,
                  misses: dict | None = None) -> dict:
-    """Figures for every split (n examples each) and the default context."""
+    """Figures for every split (n examples each), the shifted set and the default context."""
+    sets = {split: generated_items(n, split, seed + 2 if split == "train" else seed)
+            for split in EVAL_SPLITS}  # seed + 2 for "train": not the examples trained on
+    sets["shifted"] = shifted_items()
+    sets["default_context"] = [Item(q, None, a, "default") for q, a in default_context_qa()]
     figures = {}
-    for split in EVAL_SPLITS:
-        # seed + 2 for "train": a fresh sample, not the examples trained on
-        examples = data.generate(n, split, seed + 2 if split == "train" else seed)
-        figures[split], split_misses = evaluate_split(answerer, examples)
+    for name, items in sets.items():
+        figures[name], set_misses = evaluate_items(answerer, items)
         if misses is not None:
-            misses[split] = split_misses
-    figures["default_context"], default_misses = evaluate_default(answerer)
-    if misses is not None:
-        misses["default_context"] = default_misses
+            misses[name] = set_misses
     return figures
+
+
+def tune(answerer, n: int, seed: int) -> dict:
+    """Abstention thresholds maximising right decisions (right answers + abstentions on
+    unanswerable questions) while keeping MIN_KEPT of the right answers, on the dev set:
+    test_both with seed + DEV_SEED_OFFSET."""
+    items = generated_items(n, "test_both", seed + DEV_SEED_OFFSET)
+    raws = run_raw(answerer, items)
+    answerer.no_answer_at, answerer.min_confidence = 1.0, 0.0  # only the empty span
+    best = (-1.0, 1.0, 0.0, summarise(items, raws, answerer))
+    for no_answer in [x / 100 for x in range(5, 101, 5)]:
+        for min_conf in [x / 100 for x in range(0, 95, 5)]:
+            answerer.no_answer_at, answerer.min_confidence = no_answer, min_conf
+            f = summarise(items, raws, answerer)
+            right = f["exact_match"] * f["n"] + f["abstained"]
+            if f["kept"] < MIN_KEPT:  # the target keeps >= 90 % of right answers: margin
+                continue
+            if best is None or right > best[0]:
+                best = (right, no_answer, min_conf, f)
+    _, answerer.no_answer_at, answerer.min_confidence, figures = best
+    return {"no_answer": answerer.no_answer_at, "min_confidence": answerer.min_confidence,
+            "tuned_on": f"test_both, {n} examples, seed {seed + DEV_SEED_OFFSET}",
+            "dev_figures": figures}
+
+
+NAMES = {"test_values": "unseen entity values (seen templates)",
+         "test_templates": "unseen question templates (seen values)",
+         "test_both": "unseen templates and unseen values",
+         "train": "training distribution (fresh examples)",
+         "shifted": "shifted: hand-written contexts (eval/)",
+         "default_context": "default context.txt question set"}
 
 
 def report(figures: dict) -> str:
     """The figures as a small table."""
-    names = {"test_values": "unseen entity values (seen templates)",
-             "test_templates": "unseen question templates (seen values)",
-             "test_both": "unseen templates and unseen values",
-             "train": "training distribution (fresh examples)",
-             "default_context": "default context.txt question set"}
-    lines = [f"{'split':<44} {'n':>5} {'exact':>7} {'f1':>7}"]
-    for key, label in names.items():
+    lines = [f"{'set':<40} {'n':>5} {'exact':>6} {'f1':>6} {'raw em':>6} {'kept':>6} "
+             f"{'abstained':>11}"]
+    for key, label in NAMES.items():
         f = figures[key]
-        lines.append(f"{label:<44} {f['n']:>5} {f['exact_match']:>7.4f} {f['f1']:>7.4f}")
-    lines.append("exact match by intent, unseen entity values: " +
-                 json.dumps(figures["test_values"]["by_intent"]))
-    lines.append("exact match by intent, unseen templates:     " +
-                 json.dumps(figures["test_templates"]["by_intent"]))
+        abstained = f"{f['abstained']}/{f['n_unanswerable']}"
+        lines.append(f"{label:<40} {f['n']:>5} {f['exact_match']:>6.3f} {f['f1']:>6.3f} "
+                     f"{f['exact_match_no_abstention']:>6.3f} {f['kept']:>6.3f} "
+                     f"{abstained:>11}")
+    lines.append("right decisions by intent, unseen entity values: " +
+                 json.dumps(figures["test_values"]["by_group"]))
+    lines.append("right decisions by context, shifted set: " +
+                 json.dumps(figures["shifted"]["by_group"]))
     return "\n".join(lines)
 
 
 def print_misses(misses: dict, k: int) -> None:
-    """Show up to k wrong answers per split."""
-    for split, rows in misses.items():
-        for row in rows[:k]:
-            if split == "default_context":
-                print(f"[{split}] Q: {row[0]!r} want {row[1]!r} got {row[2]!r}")
-            else:
-                ex, pred = row
-                print(f"[{split}] Q: {ex.question!r} want {ex.answer!r} got {pred!r} "
-                      f"({ex.template})")
+    """Show up to k wrong decisions per set."""
+    for name, rows in misses.items():
+        for item, decided in rows[:k]:
+            print(f"[{name}] Q: {item.question!r} want {item.gold!r} got "
+                  f"{decided['answer']!r} ({decided['confidence']}) [{item.group}]")
+
+
+def write_thresholds(model_dir: Path, abstain: dict) -> None:
+    """Store the tuned thresholds in meta.json (read by Answerer.load)."""
+    meta_file = model_dir / "meta.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    meta["abstain"] = abstain
+    meta_file.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -134,10 +214,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default=str(DEFAULT_ARTIFACT), help="SavedModel folder")
     parser.add_argument("--examples", type=int, default=1000, help="examples per split")
     parser.add_argument("--seed", type=int, default=data.DEFAULT_SEED)
-    parser.add_argument("--errors", type=int, default=0, help="show K misses per split")
+    parser.add_argument("--errors", type=int, default=0, help="show K misses per set")
+    parser.add_argument("--tune", action="store_true",
+                        help="tune the abstention thresholds on the dev set, write meta.json")
+    parser.add_argument("--dev-examples", type=int, default=1500)
     args = parser.parse_args(argv)
+    answerer = Answerer.load(args.model)
+    if args.tune:
+        abstain = tune(answerer, args.dev_examples, args.seed)
+        write_thresholds(Path(args.model), abstain)
+        print("abstention thresholds:", json.dumps(abstain))
     misses: dict = {}
-    figures = evaluate_all(Answerer.load(args.model), args.examples, args.seed, misses)
+    figures = evaluate_all(answerer, args.examples, args.seed, misses)
     print(report(figures))
     print_misses(misses, args.errors)
 

@@ -18,7 +18,7 @@ Source: ``question <sep> context`` token ids plus per-token features (encoding.p
 
 Greedy decoding runs inside one ``tf.function`` (a ``tf.while_loop`` over decoder steps,
 batched, stopping when every row has emitted <eos>), exported as the SavedModel endpoint
-``serve(ids, feats, copy_mask) -> {classes, confidence}``; serving needs only
+``serve(ids, feats, copy_mask) -> {classes, confidence, no_answer}``; serving needs only
 ``tf.saved_model.load``. Keras and TensorFlow are imported lazily (fork safety).
 """
 
@@ -150,7 +150,7 @@ def seq2seq_class():
             loop = dict(t=tf.constant(0), h=state[0], c=state[1],
                         tok=tf.fill([batch], BOS), pos=tf.fill([batch], -1),
                         done=tf.zeros([batch], tf.bool), logp=tf.zeros([batch]),
-                        steps=tf.zeros([batch]),
+                        steps=tf.zeros([batch]), null=tf.zeros([batch]),
                         out=tf.TensorArray(tf.int32, size=0, dynamic_size=True,
                                            element_shape=tf.TensorShape([None])))
 
@@ -163,7 +163,7 @@ def seq2seq_class():
             final = tf.while_loop(cond, lambda v: [body(v)], [loop])[0]
             classes = tf.transpose(final["out"].stack())
             confidence = tf.exp(final["logp"] / tf.maximum(final["steps"], 1.0))
-            return {"classes": classes, "confidence": confidence}
+            return {"classes": classes, "confidence": confidence, "no_answer": final["null"]}
 
         def _greedy_step(self, v, ids, memory):
             """One decoder step for the whole batch (rows already done emit -1)."""
@@ -178,9 +178,11 @@ def seq2seq_class():
             pos = tf.where(copied, best - self.vocab_size, -1)
             tok = tf.where(copied, tf.gather(ids, tf.maximum(pos, 0), batch_dims=1),
                            tf.maximum(best, PAD))
+            # P(<eos> first): the model's "the context does not say" probability
+            null = tf.where(v["t"] == 0, probs[:, EOS], v["null"])
             return dict(t=v["t"] + 1, h=h, c=c, tok=tok, pos=pos,
                         done=tf.logical_or(v["done"], best == EOS), logp=logp,
-                        steps=v["steps"] + tf.cast(live, tf.float32),
+                        steps=v["steps"] + tf.cast(live, tf.float32), null=null,
                         out=v["out"].write(v["t"], best))
 
     return Seq2Seq
@@ -195,7 +197,7 @@ def export(model, out_dir: Path, max_steps: int) -> None:
     """Write the SavedModel with the single compiled endpoint ``serve``.
 
     serve(ids int32[B,S], feats float32[B,S,F], copy_mask float32[B,S])
-      -> {"classes": int32[B,T], "confidence": float32[B]}
+      -> {"classes": int32[B,T], "confidence": float32[B], "no_answer": float32[B]}
     """
     import keras
     import tensorflow as tf

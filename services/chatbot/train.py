@@ -3,7 +3,12 @@
     python -m services.chatbot.train --out services/chatbot/artifacts/model \
         [--examples N] [--epochs E] [--seed S] [--batch-size B]
 
-Steps: generate ``N`` training examples (data.py, ``train`` split), build the word
+The shipped artifact: the defaults (30,000 examples, 2 epochs, seed 1234) with
+``--eval-examples 0``, then ``python -m services.chatbot.evaluate --tune``, which tunes
+the abstention thresholds on the dev split and writes them into meta.json.
+
+Steps: generate ``N`` training examples (data.py, ``train`` split; a quarter are
+questions the context cannot answer, whose target is <eos> at once), build the word
 vocabulary, encode (encoding.py), train with teacher forcing and a masked
 cross-entropy over ``[vocabulary ∪ source positions]`` (model.py), export the greedy
 decoder as the SavedModel endpoint ``serve`` and write ``meta.json`` (vocabulary,
@@ -43,8 +48,8 @@ WORD_SHAPES = {"lower", "capital", "upper", "punct", "other"}
 class TrainConfig:
     """Everything that determines a trained model."""
 
-    examples: int = 16000
-    epochs: int = 3
+    examples: int = 30000
+    epochs: int = 2
     seed: int = data.DEFAULT_SEED
     batch_size: int = 64
     learning_rate: float = 3e-3
@@ -107,6 +112,9 @@ def encode_examples(examples: list[data.Example], vocab: Vocab) -> list[Encoded]
     out = []
     for ex in examples:
         src = encode(ex.question, ex.context, vocab, MAX_QUESTION_TOKENS, MAX_SOURCE_TOKENS)
+        if not ex.answerable:  # target: <eos> at once, "the context does not say"
+            out.append(Encoded(src, []))
+            continue
         first, last = data.answer_token_span(ex)
         positions = list(range(src.offset + first, src.offset + last + 1))
         if positions[-1] < len(src.ids) and len(positions) <= MAX_ANSWER_TOKENS:
@@ -239,7 +247,7 @@ def write_meta(out: Path, cfg: TrainConfig, model_cfg: ModelConfig, vocab: Vocab
         "max_source_tokens": MAX_SOURCE_TOKENS,
         "max_decode_steps": model_cfg.max_answer,
         "signature": "serve(ids int32[B,S], feats float32[B,S,F], copy_mask float32[B,S]) "
-                     "-> {classes int32[B,T], confidence float32[B]}",
+                     "-> {classes int32[B,T], confidence float32[B], no_answer float32[B]}",
         "seed": cfg.seed,
         "train_config": asdict(cfg),
         "model_config": asdict(model_cfg),

@@ -21,7 +21,7 @@
 
   function render(message) {
     const item = document.createElement("li");
-    item.className = "msg msg--" + message.role;
+    item.className = "msg msg--" + message.role + (message.abstained ? " msg--abstain" : "");
     item.textContent = message.text;  // textContent: answers are never parsed as HTML
     if (message.meta) {
       const meta = document.createElement("span");
@@ -76,6 +76,18 @@
     return id;
   }
 
+  // The reply sentence is what the assistant says; the exact span and the confidence go
+  // underneath. An abstention ("the desk's information doesn't say") is marked as such.
+  function botMessage(result) {
+    const percent = Math.round((result.confidence || 0) * 100) + "%";
+    if (result.answerable === false || result.answer === null) {
+      return { role: "bot", abstained: true, text: result.reply || "Sorry, I don't know.",
+               meta: "not in the desk's information · " + percent + " sure" };
+    }
+    return { role: "bot", text: result.reply || result.answer,
+             meta: "answer: " + result.answer + " · confidence " + percent };
+  }
+
   function describe(error) {
     if (error.name === "AbortError") return "The assistant took too long to answer. Please try again.";
     if (error instanceof TypeError) return "Could not reach the assistant. Check your connection and try again.";
@@ -91,9 +103,7 @@
     setPending(true);
     const pending = render({ role: "pending", text: "…" });
     try {
-      const result = await ask(question);
-      add({ role: "bot", text: result.answer || "(no answer)",
-            meta: "confidence " + Math.round((result.confidence || 0) * 100) + "%" });
+      add(botMessage(await ask(question)));
     } catch (error) {
       add({ role: "error", text: describe(error) });
     } finally {

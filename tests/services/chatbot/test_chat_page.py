@@ -1,7 +1,8 @@
 """The chat page in real headless Chromium (Debian's, driven by Playwright).
 
 The test starts its own chatbot under gunicorn (it stops it half-way), asks a question
-with the keyboard, reads the answer, keeps the conversation over a reload, then stops
+with the keyboard, reads the reply sentence, asks one the desk cannot answer and sees
+the abstention, keeps the conversation over a reload, then stops
 the service and checks the page shows an error instead of hanging. Screenshots land in
 test-artifacts/.
 """
@@ -46,14 +47,22 @@ def test_ask_read_reload_and_see_the_error_when_the_service_stops(browser, chatb
     ask(page, "Who is the manager?")
     answer = page.locator(".msg--bot").last
     answer.wait_for(timeout=15000)
-    assert "Maria Lopez" in answer.inner_text()
+    assert answer.inner_text().startswith("Maria Lopez is the manager.")  # the reply sentence
+    assert "answer: Maria Lopez" in answer.locator(".msg__meta").inner_text()
     assert page.locator(".msg--user").last.inner_text() == "Who is the manager?"
     assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
     page.screenshot(path=str(artifacts_dir / "chat-answer.png"))
 
+    ask(page, "What is the wifi password?")  # context.txt does not say
+    abstained = page.locator(".msg--abstain").last
+    abstained.wait_for(timeout=15000)
+    assert abstained.inner_text().startswith("Sorry, I can't find that")
+    assert "not in the desk's information" in abstained.inner_text()
+    page.screenshot(path=str(artifacts_dir / "chat-abstain.png"))
+
     page.reload()
-    page.locator(".msg--bot").last.wait_for(timeout=5000)
-    assert page.locator(".msg").count() == 2  # the conversation survived the reload
+    page.locator(".msg--abstain").last.wait_for(timeout=5000)
+    assert page.locator(".msg").count() == 4  # the conversation survived the reload
 
     chatbot.stop()
     ask(page, "When do you open on Monday?")

@@ -1,7 +1,9 @@
 """The chatbot's data generator, held-out splits and tokenizer."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,7 @@ from services.chatbot.encoding import UNK, Vocab, decode_steps, encode
 from services.chatbot.tokenizer import detokenize, normalize_answer, span_text, tokenize, words
 
 ROOT = Path(__file__).resolve().parents[3]
+SHIFTED = ROOT / "services" / "chatbot" / "eval" / "shifted.json"
 
 
 def test_generator_is_deterministic():
@@ -41,6 +44,9 @@ def test_unknown_split_is_refused():
 @pytest.mark.parametrize("split", data.SPLITS)
 def test_answers_are_token_spans_of_their_contexts(split):
     for ex in data.generate(300, split, seed=3):
+        if not ex.answerable:
+            assert ex.answer == "" and ex.start == -1 and ex.intent == "none"
+            continue
         assert ex.answer and ex.context[ex.start:ex.start + len(ex.answer)] == ex.answer
         first, last = data.answer_token_span(ex)
         tokens = tokenize(ex.context)
@@ -55,9 +61,9 @@ def test_entity_pools_are_disjoint():
 
 def entity_values(ex: data.Example) -> list[str]:
     """The entity values an answer is made of (empty for shared-vocabulary answers)."""
-    if ex.intent == "person.who":
-        return ex.answer.split()
-    if ex.intent in ("dept.phone", "item.price") or (
+    if ex.intent == "person.who":  # a title ("Prof. ") is shared vocabulary
+        return [w for w in ex.answer.split() if w + " " not in data.TITLES]
+    if ex.intent in ("dept.phone", "item.price", "event.start", "event.end") or (
             ex.intent in ("hours.open", "hours.close") and ex.answer.lower() != "closed"):
         return [ex.answer]
     if ex.intent == "dept.email":
@@ -87,9 +93,35 @@ def test_held_out_entity_values_never_appear_in_training_answers():
 def test_question_templates_are_disjoint_and_used_by_their_split():
     for intent, (train, test) in data.QUESTION_TEMPLATES.items():
         assert train and test and not set(train) & set(test), intent
+    for intent, (train, test) in data.GENERIC_TEMPLATES.items():
+        assert train and test and not set(train) & set(test), intent
+    train_off, test_off = data.OFF_TOPIC
+    assert train_off and test_off and not set(train_off) & set(test_off)
     assert all("/train/" in ex.template for ex in data.generate(200, "test_values"))
     assert all("/test/" in ex.template for ex in data.generate(200, "test_templates"))
-    assert {ex.intent for ex in data.generate(500, "train")} == set(data.INTENTS)
+    assert {ex.intent for ex in data.generate(800, "train")} == set(data.INTENTS) | {"none"}
+
+
+def test_a_quarter_of_the_questions_cannot_be_answered_from_their_context():
+    examples = data.generate(1000, "train", seed=4)
+    share = sum(not ex.answerable for ex in examples) / len(examples)
+    assert 0.2 < share < 0.3
+    # a question about a role, item or day the context lacks names none of its facts
+    for ex in examples:
+        if not ex.answerable and ex.template.startswith("none:person.who"):
+            role = next(r for r in sorted(data.ROLES, key=len, reverse=True)
+                        if r.lower() in ex.question.lower())
+            assert not re.search(rf"\b{re.escape(role)}\b", ex.context, re.I) or \
+                re.search(rf"\b\w+ {re.escape(role)}\b", ex.context, re.I), ex
+
+
+def test_the_shifted_sets_unanswerable_questions_are_not_training_questions():
+    contexts = json.loads(SHIFTED.read_text())["contexts"]
+    unanswerable = {q for c in contexts for q, a in c["questions"] if a is None}
+    answerable = [a for c in contexts for _, a in c["questions"] if a is not None]
+    assert len(unanswerable) >= 12 and len(answerable) >= 40 and len(contexts) >= 6
+    assert not {q.lower() for q in unanswerable} & {q.lower() for q in data.OFF_TOPIC[0]}
+    assert all(a in c["context"] for c in contexts for _, a in c["questions"] if a)
 
 
 @pytest.mark.parametrize("text,token", [
@@ -99,9 +131,32 @@ def test_question_templates_are_disjoint_and_used_by_their_split():
     ("Only $12.50.", "$12.50"), ("It is €3 per page", "€3"),
     ("Mail help.desk@riverside-library.org.", "help.desk@riverside-library.org"),
     ("Room B12, 2nd floor", "B12"), ("Call 372.223.3506 now", "372.223.3506"),
+    ("Head librarian: Prof. Ada Moreau.", "Prof."), ("Ask Dr. Ben Salter", "Dr."),
+    ("Study rooms G.14 and G.15", "G.14"), ("the spa, room LG.3.", "LG.3"),
+    ("open from 8.30am to 6pm", "8.30am"), ("until 5.30 pm", "5.30 pm"),
+    ("please ring 020 7946 0018.", "020 7946 0018"), ("call 0161 496 0753 or", "0161 496 0753"),
+    ("Renewals: 01632 960 441.", "01632 960 441"), ("Mon-Thu 10.00-16.00", "16.00"),
+    ("Reservations: +44 20 7946 0321.", "+44 20 7946 0321"), ("(312) 555 0142", "(312) 555 0142"),
 ])
 def test_tokenizer_keeps_entities_whole(text, token):
     assert token in words(text)
+
+
+@pytest.mark.parametrize("text,day,covered", [
+    ("Monday to Friday: 9:00 - 17:00", "Wednesday", True),
+    ("Open Tue-Sat, 9am-5.30pm", "Friday", True),
+    ("Open Tue-Sat, 9am-5.30pm", "Monday", False),
+    ("Doors open Tuesday through Saturday", "Thursday", True),
+    ("Mon - Thu 10.00-16.00", "Tuesday", True),
+    ("Saturday and Sunday: closed", "Friday", False),
+    ("Closed at weekends", "Sunday", True),
+    ("Friday to Monday", "Sunday", True),
+])
+def test_day_ranges_match_the_days_they_hold(text, day, covered):
+    vocab = Vocab(["open", "closed", "to", "at"])
+    src = encode(f"{day}?", text, vocab, 32, 256)  # only the day can match
+    context_match = src.feats[src.offset:, -1]
+    assert bool(context_match.any()) is covered
 
 
 def test_tokenizer_splits_possessives_and_keeps_spans():

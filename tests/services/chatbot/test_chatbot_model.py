@@ -12,6 +12,10 @@ from services.chatbot.answerer import (DEFAULT_ARTIFACT, MAX_CONTEXT_CHARS, MAX_
                                        Answerer)
 
 ROOT = Path(__file__).resolve().parents[3]
+# Floors a little under the shipped model's measured figures (MODEL.md), so a retrain that
+# loses the shifted-set accuracy fails here.
+SHIFTED_EXACT_MATCH_FLOOR = 0.79  # measured 0.833 (45 of 54)
+SHIFTED_ABSTAINED_FLOOR = 11  # measured 12 of 12
 
 # Entity values found in no generator pool: names, room, phone, price, email, times.
 UNSEEN_CONTEXT = (
@@ -55,8 +59,33 @@ def test_limits_are_exported():
 
 
 def test_answers_questions_about_unseen_entity_values(answerer):
-    results = answerer.answer([q for q, _ in UNSEEN_QA], [UNSEEN_CONTEXT] * len(UNSEEN_QA))
-    assert [r["answer"] for r in results] == [a for _, a in UNSEEN_QA]
+    questions = [q for q, _ in UNSEEN_QA]
+    raw = answerer.raw(questions, [UNSEEN_CONTEXT] * len(UNSEEN_QA))
+    assert [r["span"] for r in raw] == [a for _, a in UNSEEN_QA]  # every span is right
+    results = answerer.answer(questions, [UNSEEN_CONTEXT] * len(UNSEEN_QA))
+    answered = [(r, a) for r, (_, a) in zip(results, UNSEEN_QA) if r["answerable"]]
+    # abstention may cost a right answer (MODEL.md: "Who is the manager?" here, at
+    # P(no answer) 0.2006 against the 0.2 threshold), but only one of these ten
+    assert len(answered) >= 9
+    assert all(r["answer"] == a and a in r["reply"] for r, a in answered)
+
+
+UNANSWERABLE = ("What is the wifi password?", "Who is the head chef?",
+                "How much is a week pass?", "What is the phone number of billing?")
+
+
+def test_questions_the_context_cannot_answer_are_abstained(answerer):
+    results = answerer.answer(list(UNANSWERABLE), [UNSEEN_CONTEXT] * len(UNANSWERABLE))
+    for result in results:
+        assert result["answer"] is None and result["answerable"] is False
+        assert result["reply"].startswith("Sorry") and 0 <= result["confidence"] <= 1
+
+
+def test_the_shifted_hand_written_set_meets_its_measured_figures(answerer):
+    figures, _ = evaluate.evaluate_items(answerer, evaluate.shifted_items())
+    assert figures["n"] >= 40 and figures["n_unanswerable"] >= 12
+    assert figures["exact_match"] >= SHIFTED_EXACT_MATCH_FLOOR
+    assert figures["abstained"] >= SHIFTED_ABSTAINED_FLOOR
 
 
 def test_answers_the_default_context_question_set(answerer):
@@ -66,9 +95,10 @@ def test_answers_the_default_context_question_set(answerer):
 
 
 def test_held_out_split_accuracy(answerer):
-    examples = data.generate(120, "test_values", seed=99)
+    examples = data.generate(160, "test_values", seed=99)
     figures, _ = evaluate.evaluate_split(answerer, examples)
-    assert figures["exact_match"] >= 0.85
+    assert figures["exact_match"] >= 0.85 and figures["kept"] >= 0.9
+    assert figures["abstained"] >= 0.8 * figures["n_unanswerable"]
 
 
 def test_batch_order_is_preserved_and_confidence_is_a_probability(answerer):
@@ -88,4 +118,5 @@ def test_long_contexts_are_truncated_not_refused(answerer):
     filler = "Please keep noise to a minimum. " * 200
     result = answerer.answer(["Who is the manager?"], ["The manager is Maria Lopez. " + filler])
     assert result[0]["answer"] == "Maria Lopez"
-    assert answerer.answer([""], [""])[0]["answer"] is not None
+    empty = answerer.answer([""], [""])[0]  # nothing asked: an abstention, not an error
+    assert empty["answer"] is None and empty["reply"]

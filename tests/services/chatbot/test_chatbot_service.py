@@ -17,6 +17,17 @@ def test_answers_from_the_default_context(client):
     assert body.status_code == 200
     result = body.get_json()["result"]
     assert result["answer"] == "555-0142" and 0 <= result["confidence"] <= 1
+    assert result["answerable"] is True
+    assert result["reply"] == "You can call the help desk on 555-0142."
+
+
+def test_a_question_the_context_cannot_answer_is_an_abstention(client):
+    body = client.post("/predict", json={"question": "Is there a discount for students?",
+                                         "context": "A day pass costs $15. Parking is $2 "
+                                                    "per hour. We open at 9:00 on Mondays."})
+    result = body.get_json()["result"]
+    assert result["answer"] is None and result["answerable"] is False
+    assert result["reply"].startswith("Sorry") and 0 <= result["confidence"] <= 1
 
 
 def test_answers_from_a_given_context_in_a_batch(client):

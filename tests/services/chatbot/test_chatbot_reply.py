@@ -1,0 +1,47 @@
+"""The reply sentence: the answer span said back, or the abstention."""
+from __future__ import annotations
+
+import pytest
+
+from services.chatbot.reply import NO_ANSWER, reply
+
+
+@pytest.mark.parametrize("question,answer,sentence", [
+    ("When do you open on Monday?", "9:00", "We open at 9:00 on Monday."),
+    ("What time do you close on Wednesdays?", "20:00", "We close at 20:00 on Wednesday."),
+    ("Are you open on Sunday?", "closed", "We are closed on Sunday."),
+    ("What are your hours on Saturday?", "10:00 - 14:00",
+     "We are open 10:00 - 14:00 on Saturday."),
+    ("Hi, what time does the front desk open, please?", "8:30am", "We open at 8:30am."),
+    ("What time is check-in?", "3pm", "Check-in is at 3pm."),
+    ("When does breakfast start?", "7:00", "Breakfast starts at 7:00."),
+    ("Who is the manager?", "Maria Lopez", "Maria Lopez is the manager."),
+    ("Who is the head librarian?", "Prof. Ada Moreau", "Prof. Ada Moreau is the head librarian."),
+    ("What is the name of the IT technician?", "Priya Shah", "Priya Shah is the IT technician."),
+    ("What does Tom Becker do?", "receptionist", "Tom Becker is the receptionist."),
+    ("What's the phone number of the help desk?", "555-0142",
+     "You can call the help desk on 555-0142."),
+    ("What number do I ring to move my appointment?", "020 7946 0018",
+     "You can call 020 7946 0018 to move your appointment."),
+    ("What is your phone number?", "087 555 0199", "You can call 087 555 0199."),
+    ("What is the email address for the help desk?", "help@desk.org",
+     "You can email help@desk.org."),
+    ("Where is the Oak Room?", "room 204", "The Oak Room is in room 204."),
+    ("Which floor is the Oak Room on?", "second floor", "The Oak Room is on the second floor."),
+    ("Where is room 310?", "level 3", "Room 310 is on level 3."),
+    ("Which room holds the local history collection?", "room 2.31",
+     "The local history collection is in room 2.31."),
+    ("How much does a day pass cost?", "$5.00", "A day pass costs $5.00."),
+    ("How much is printing?", "$0.10", "Printing costs $0.10."),
+    ("How much does it cost to book a meeting room?", "€25",
+     "It costs €25 to book a meeting room."),
+    ("Tell me something", "blue", "The answer is blue."),
+])
+def test_an_answer_is_said_back_as_a_short_sentence(question, answer, sentence):
+    assert reply(question, answer) == sentence
+
+
+@pytest.mark.parametrize("answer", [None, ""])
+def test_an_abstention_says_the_information_does_not_hold_it(answer):
+    assert reply("Is there a discount for students?", answer) == NO_ANSWER
+    assert NO_ANSWER.startswith("Sorry, I can't find that")
