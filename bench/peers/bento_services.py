@@ -8,13 +8,15 @@ with ``--working-dir bench/peers``, in the peers' environment (``.venv-bench-pee
 
 Every API takes ``{"text": ...}`` at ``POST /predict``, as our services do. One worker
 each, sync APIs on BentoML's thread pool, no adaptive batching (ours runs without its
-dynamic batching in this scenario too).
+dynamic batching in this scenario too), no access log.
 """
 from __future__ import annotations
 
 import bentoml
 
-CONFIG = {"workers": 1, "traffic": {"timeout": 30}}
+#: No access log line per request: ours writes none in this scenario (the launcher's
+#: MODELCHAIN_ACCESS_LOG is a `make run` default), so none of the three does.
+CONFIG = {"workers": 1, "traffic": {"timeout": 30}, "logging": {"access": {"enabled": False}}}
 
 
 @bentoml.service(**CONFIG)

@@ -10,8 +10,9 @@ applications on one HTTP proxy:
   second the third through deployment handles;
 * ``/sentiment``: the sentiment SavedModel (``peer_model``), one text per request.
 
-Each takes a ``{"text": ...}`` JSON body by POST. One replica per deployment. Prints
-``READY`` when all three answer, then serves until SIGTERM or SIGINT.
+Each takes a ``{"text": ...}`` JSON body by POST. One replica per deployment, no
+access log. Prints ``READY`` when all three are deployed, then serves until SIGTERM or
+SIGINT.
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from ray import serve  # noqa: E402
 #: Replicas take no CPU reservation: three stages and the model share the machine's
 #: cores as our processes do (Ray would otherwise refuse more replicas than cores).
 OPTIONS = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0}}
+#: No access log line per request: ours writes none in this scenario either.
+LOGGING = {"enable_access_log": False}
 
 
 def loopback_only() -> None:
@@ -108,9 +111,10 @@ def main() -> None:
     args = parser.parse_args()
     ray.init(_node_ip_address="127.0.0.1", include_dashboard=False,
              num_cpus=os.cpu_count(), log_to_driver=False, configure_logging=False)
-    serve.start(http_options={"host": "127.0.0.1", "port": args.port})
+    serve.start(http_options={"host": "127.0.0.1", "port": args.port},
+                logging_config=LOGGING)
     for prefix, app in applications().items():
-        serve.run(app, name=prefix.strip("/"), route_prefix=prefix)
+        serve.run(app, name=prefix.strip("/"), route_prefix=prefix, logging_config=LOGGING)
     print("READY", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
