@@ -30,7 +30,7 @@ import requests
 from common.core.registry import ROOT
 
 from .. import servers, texts
-from ..load import LoadResult, run_wrk
+from ..load import LoadError, LoadResult, run_wrk
 from ..report import Table, ratio, write_json
 
 PEERS_DIR = Path(__file__).resolve().parent
@@ -122,19 +122,29 @@ class Peer:
                            f"see {self.log}")
 
     def stop(self) -> None:
-        """SIGTERM to the tree's root, then SIGKILL to whatever of the tree is left."""
+        """SIGTERM to the tree's root; then SIGKILL to what is left of that same tree
+        (each pid checked against its start time, so no reused pid is hit)."""
         if self.process is None:
             return
-        tree = self.pids()
+        tree = {pid: started(pid) for pid in self.pids()}
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(40)
-        for pid in tree:  # only the pids of the tree this script started
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+        for pid, start in tree.items():
+            if start is not None and started(pid) == start:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(5)
+
+
+def started(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot), None when it is gone."""
+    try:
+        return int(Path("/proc", str(pid), "stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def peer_python() -> Path:
@@ -252,24 +262,37 @@ def everything(threads: int, timeout: float = 600.0) -> Iterator[list[Case]]:
                 peer.stop()
 
 
-def measure(case: Case, concurrency: int, seconds: int, warmup_s: int) -> LoadResult:
+def measure(case: Case, concurrency: int, seconds: int, warmup_s: float) -> LoadResult:
     """Warm up, then one measured wrk run of ``case`` with its processes' CPU."""
     url = case.url if case.system == "ray" else case.url + "/predict"
-    load = lambda s, tag="": run_wrk(  # noqa: E731
-        url, case.bodies, name=f"{case.system}: {case.name}{tag}", concurrency=concurrency,
-        seconds=s, headers=case.headers)
-    if warmup_s:
-        load(warmup_s, " (warm-up)")
+
+    warm_up(url, case, warmup_s)
     pids = case.pids()
     before = servers.cpu_seconds(pids)
-    result = load(seconds)
+    result = run_wrk(url, case.bodies, name=f"{case.system}: {case.name}",
+                     concurrency=concurrency, seconds=seconds, headers=case.headers)
     spent = servers.cpu_seconds(pids) - before
     result.cpu_ms = spent * 1000 / result.requests if result.requests else None
     return result
 
 
+def warm_up(url: str, case: Case, seconds: float) -> None:
+    """Unmeasured requests, one at a time, for ``seconds`` (at least one, however long
+    it takes: on a loaded machine a replica's first call after a pause can take longer
+    than a short wrk run, which would then count no request at all)."""
+    headers = {"Content-Type": "application/json", **(case.headers or {})}
+    deadline, index = time.monotonic() + seconds, 0
+    while index == 0 or time.monotonic() < deadline:
+        body = case.bodies[index % len(case.bodies)]
+        answer = requests.post(url, data=body.encode(), headers=headers, timeout=120)
+        if answer.status_code != 200:
+            raise LoadError(f"{case.system}: {case.name} (warm-up): {answer.status_code} "
+                            f"{answer.text[:300]}")
+        index += 1
+
+
 def run_rounds(cases: list[Case], concurrencies: Sequence[int], rounds: int, seconds: int,
-               warmup_s: int) -> list[Measured]:
+               warmup_s: float) -> list[Measured]:
     """At each concurrency, ``rounds`` times every case in turn."""
     measured = []
     for concurrency in concurrencies:

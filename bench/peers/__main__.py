@@ -24,7 +24,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
     parser.add_argument("--seconds", type=int, default=5,
                         help="measured seconds per run (default 5)")
-    parser.add_argument("--warmup", type=int, default=1,
+    parser.add_argument("--warmup", type=float, default=1.0,
                         help="unmeasured seconds before each run (default 1)")
     parser.add_argument("--threads", type=int, default=32,
                         help="gunicorn threads of our services (default 32)")

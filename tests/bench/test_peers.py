@@ -127,8 +127,10 @@ def test_descendants_finds_the_whole_tree_of_a_process():
             time.sleep(0.05)
         assert peers.descendants(shell.pid)[0] == shell.pid
         assert len(peers.descendants(shell.pid)) == 3
+        assert peers.started(shell.pid) == peers.started(shell.pid) is not None
     finally:
         for pid in reversed(peers.descendants(shell.pid)):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         shell.wait(5)
+    assert peers.started(shell.pid) is None
