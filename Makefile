@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 LOG_DIR ?= .run/logs
 
-.PHONY: help install system-deps peers run restart test bench service clean
+.PHONY: help install system-deps peers run restart test bench bench-peers service clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -49,12 +49,26 @@ system-deps: ## Install the system packages the tests need (chromium, redis-serv
 test: install system-deps peers ## Run the suite (unit; integration on real gunicorn; browser).
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# wrk (Debian package) generates the load of the benchmarks; installed when missing and root.
+NEED_WRK = command -v wrk >/dev/null || { test "$$(id -u)" = 0 && \
+	{ apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; }; } || \
+	{ echo "make $@ needs wrk: run 'apt-get install -y wrk' as root" >&2; exit 1; }
+
 bench: install ## Run the benchmarks (not tests); results also land in bench-results/.
-	@# wrk (Debian package) generates the load; installed here when missing and root.
-	@command -v wrk >/dev/null || { test "$$(id -u)" = 0 && \
-		{ apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; }; } || \
-		{ echo "make bench needs wrk: run 'apt-get install -y wrk' as root" >&2; exit 1; }
+	@$(NEED_WRK)
 	$(PY) -m bench $(BENCH_ARGS)
+
+# BentoML and Ray Serve for `make bench-peers`, in an environment of their own: each
+# brings a server stack and pins of its own, and neither belongs in the project's.
+# Rebuilt when their pins change (bench/peers/requirements.txt, a pip freeze).
+.venv-bench-peers/.installed-stamp: bench/peers/requirements.txt
+	@test -x .venv-bench-peers/bin/python || $(PYTHON) -m venv .venv-bench-peers
+	.venv-bench-peers/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	@touch $@
+
+bench-peers: install .venv-bench-peers/.installed-stamp ## Ours vs BentoML and Ray Serve, alternately (about 9 min; not in make bench).
+	@$(NEED_WRK)
+	$(PY) -m bench.peers $(BENCH_ARGS)
 
 .PHONY: batch
 batch: install ## Score a JSONL/CSV file: make batch ARGS="text_cleaner tweets.jsonl [--mode ...]"
@@ -70,4 +84,4 @@ service: install ## Scaffold a new service: make service NAME=my_model
 	$(PY) -m deploy.generate
 
 clean: ## Remove the virtual environment and caches.
-	rm -rf $(VENV) .venv-peers .venv-kserve .pytest_cache .run bench-results test-artifacts
+	rm -rf $(VENV) .venv-peers .venv-kserve .venv-bench-peers .pytest_cache .run bench-results test-artifacts
