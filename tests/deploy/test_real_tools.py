@@ -23,9 +23,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from common.core.registry import ROOT
+from common.core.registry import ROOT, load_registry
 
-from tests.deploy.conftest import K8S
+from tests.deploy.conftest import K8S, SERVICE_DIRS
 
 #: The newest Kubernetes whose schemas the pinned kubernetes-validate ships.
 K8S_VERSION = "1.37.0"
@@ -207,3 +207,37 @@ def test_compose_v1_rejects_a_top_level_name_so_the_file_has_none(compose, compo
     assert done.returncode != 0 and "name" in done.stderr
     assert compose_schema(path).returncode == 0   # Compose v2 accepts it
     assert "name" not in compose
+
+
+# ------------------------------------------------------------------ another registry
+@pytest.fixture(scope="module")
+def ungrouped_files(tmp_path_factory) -> Path:
+    """The deploy files generated with every service in a process of its own (the other
+    shape the generator writes: a Deployment, HPA and compose service each, and
+    ``depends_on`` between them), under a scratch folder."""
+    import dataclasses
+
+    from deploy import generate
+    source = load_registry(ROOT / "deploy" / "registry.yaml", environ={})
+    alone = {n: dataclasses.replace(e, group="") for n, e in source.items()}
+    folder = tmp_path_factory.mktemp("ungrouped")
+    for path, text in generate._deploy_files(alone, ROOT).items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(text)
+    return folder
+
+
+def test_every_object_rendered_for_services_alone_is_valid_kubernetes(kubectl,
+                                                                       ungrouped_files):
+    objects = render(kubectl, ungrouped_files / "deploy" / "k8s")
+    assert len([o for o in objects if o["kind"] == "Deployment"]) == len(SERVICE_DIRS)
+    assert problems(objects) == []
+
+
+def test_the_compose_file_for_services_alone_passes_both_checks(compose_v1, ungrouped_files):
+    path = ungrouped_files / "docker-compose.yml"
+    assert "depends_on" in path.read_text()
+    done = compose_config(compose_v1, path)
+    assert done.returncode == 0, done.stderr
+    done = compose_schema(path)
+    assert done.returncode == 0, done.stdout + done.stderr
