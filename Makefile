@@ -43,7 +43,7 @@ PEERS := .venv-peers/.installed-stamp .venv-kserve/.installed-stamp
 
 peers: $(PEERS) ## Install tritonclient and the kserve client for tests/peers (own venvs).
 
-system-deps: ## Install the system packages the tests need (chromium, redis-server, a JRE).
+system-deps: ## Install the system packages the tests need (chromium, redis, a JRE, kubectl, compose).
 	@bash scripts/install-system-deps.sh
 
 test: install system-deps peers ## Run the suite (unit; integration on real gunicorn; browser).

@@ -212,9 +212,13 @@ def health_urls(unit: ProcessUnit, path: str) -> list[str]:
 
 # ------------------------------------------------------------------ compose
 def compose(registry: Mapping[str, ServiceEntry], root: Path = ROOT) -> dict[str, Any]:
-    """The compose document: every process, its build, health, environment, limits."""
+    """The compose document: every process, its build, health, environment, limits.
+
+    It has no top-level ``name:``: that key is Compose v2's alone, and Debian's
+    docker-compose 1.29.2 rejects the whole file for it. The project name comes from
+    ``-p modelchain`` or ``COMPOSE_PROJECT_NAME``, which both read (else the folder's name)."""
     urls = {f"MODELCHAIN_URL_{n.upper()}": cluster_url(e) for n, e in registry.items()}
-    return {"name": "modelchain", "services": {
+    return {"services": {
         dns_name(unit.name): compose_service(unit, urls, registry, root)
         for unit in units(registry)}}
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages the tests need: chromium (browser tests), redis-server (queue worker
-# tests) and a Java runtime (the Spark job), from Debian. Installed
+# tests), a Java runtime (the Spark job), kubectl and docker-compose (the deploy files
+# checked by real tools), from Debian. Installed
 # only when missing, and only where we may (root); elsewhere the tests say what to install.
 set -euo pipefail
 need=()
@@ -9,6 +10,10 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # (PySpark 4 needs Java 17 or later: Debian 12's default-jre-headless is OpenJDK 17).
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
+# tests/deploy/test_real_tools.py: `kubectl kustomize` renders deploy/k8s (no cluster), and
+# Debian's docker-compose 1.29.2 runs `config` on docker-compose.yml (no daemon).
+command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "note: missing system packages: ${need[*]} (apt-get install ${need[*]})" >&2

@@ -1,5 +1,6 @@
-"""The deploy files, parsed (Docker and kubectl are not available where tests run):
-``docker-compose.yml``, every document under ``deploy/k8s/`` and ``deploy/Dockerfile``."""
+"""The deploy files, parsed: ``docker-compose.yml``, every document under ``deploy/k8s/``
+and ``deploy/Dockerfile`` (test_real_tools.py also runs kubectl, kubernetes-validate,
+docker-compose and the compose-spec schema on them)."""
 from __future__ import annotations
 
 from pathlib import Path
