@@ -109,7 +109,8 @@ def _call(owner: str, name: str, version: str | None = None) -> Response:
     options = wire.parse_options(request.args,
                                  current_app.config["DEFAULT_TIMEOUT_S"])
     algo, metadata = router.resolve(ref)
-    document = router.read_input(request.content_type, request_body(), ref.name, metadata)
+    document, ignored = router.read_input(request.content_type, request_body(), ref.name,
+                                          metadata)
     if options.output == "void":
         router.pipe_void(algo, document, options.timeout)
         return jsonify({"async": "void", "request_id": g.context.request_id})
@@ -117,7 +118,7 @@ def _call(owner: str, name: str, version: str | None = None) -> Response:
     if options.output == "raw":
         return _raw(answer.result)
     return jsonify(wire.envelope(answer.result, answer.metadata,
-                                 time.perf_counter() - started, options))
+                                 time.perf_counter() - started, options, ignored))
 
 
 def _raw(result: Any) -> Response:

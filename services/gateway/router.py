@@ -43,16 +43,18 @@ class Router:
         return algo, metadata
 
     def read_input(self, content_type: str | None, raw: bytes, service: str,
-                   metadata: Mapping[str, Any]) -> Any:
-        """The body as the service's input, by its Content-Type (see :mod:`.wire`)."""
+                   metadata: Mapping[str, Any]) -> tuple[Any, list[str]]:
+        """The body as the service's input, by its Content-Type (see :mod:`.wire`),
+        and the names of the JSON fields left out because the service does not take
+        them (:func:`.wire.known_fields`)."""
         kind = wire.mimetype(content_type)
         schema = metadata.get("input_schema") or {}
         if kind == "application/json" or kind.endswith("+json"):
-            return parse_json_body(content_type, raw)
+            return wire.known_fields(parse_json_body(content_type, raw), schema)
         if kind == "text/plain":
-            return wire.text_input(raw, service, schema)
+            return wire.text_input(raw, service, schema), []
         if kind == "application/octet-stream":
-            return wire.binary_input(raw, service, schema)
+            return wire.binary_input(raw, service, schema), []
         raise wire.unsupported(content_type)
 
     def pipe(self, algo: Algo, document: Any, timeout: float | None) -> PipeResponse:

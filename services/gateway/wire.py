@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from common.core.errors import InvalidInput, NotFound, ServiceError
 
@@ -120,6 +120,28 @@ def image_field(input_schema: Mapping[str, Any]) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+def known_fields(document: Any, input_schema: Mapping[str, Any]) -> tuple[Any, list[str]]:
+    """``document`` with the fields the service does not take left out, and their names.
+
+    Algorithmia's chains pass one algorithm's whole output on
+    (``algo2.pipe(algo1.pipe(x).result)``): text_cleaner's output carries ``text`` and
+    also ``tokens``, ``lemmas``..., which sentiment's schema would refuse. The gateway
+    sends only the fields the callee's schema names and reports the others in the
+    answer's ``metadata.ignored_fields``; a schema that allows other fields, or names
+    none, gets the document as it came. ``/predict`` itself stays strict."""
+    names = set((input_schema.get("properties") or {}))
+    if not names or input_schema.get("additionalProperties", False) is not False:
+        return document, []
+    items = document if isinstance(document, list) else [document]
+    ignored = sorted({k for item in items if isinstance(item, dict) for k in item
+                      if k not in names})
+    if not ignored:
+        return document, []
+    kept = [{k: v for k, v in item.items() if k in names} if isinstance(item, dict)
+            else item for item in items]
+    return (kept if isinstance(document, list) else kept[0]), ignored
+
+
 def mimetype(content_type: str | None) -> str:
     """``text/plain; charset=utf-8`` -> ``text/plain``."""
     return (content_type or "").split(";")[0].strip().lower()
@@ -160,11 +182,13 @@ def unsupported(content_type: str | None) -> InvalidInput:
 
 
 def envelope(result: Any, callee_metadata: Mapping[str, Any], seconds: float,
-             options: Options) -> dict[str, Any]:
+             options: Options, ignored: Sequence[str] = ()) -> dict[str, Any]:
     """The answer the client reads: ``result`` and ``metadata`` with ``content_type``
     and ``duration`` (seconds), the callee's own metadata kept beside them."""
     metadata = {**callee_metadata, "content_type": "text" if isinstance(result, str)
                 else "json", "duration": round(seconds, 6)}
+    if ignored:
+        metadata["ignored_fields"] = list(ignored)
     if options.stdout:
         metadata["stdout"] = ""   # our services write nothing a caller should see
     return {"result": result, "metadata": metadata}
