@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from marshmallow import Schema, fields
 
-from common import Function, create_service_app
+from common import Failed, Function, InvalidInput, create_service_app
 from common.core import context as ctx
 from common.media.images import Base64Image
 from services.gateway import create_app, wire
@@ -64,8 +64,10 @@ class Counter(Function):
     output_schema = CountOutput
     sample_input = {"count": 1}
 
-    def predict(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return inputs
+    def predict(self, inputs: list[dict[str, Any]]) -> list[Any]:
+        # a negative count fails alone, as an item a later stage refused would
+        return [Failed(InvalidInput("count: negative.", {"count": ["negative"]}))
+                if item["count"] < 0 else item for item in inputs]
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +138,13 @@ def test_a_batch_answers_per_item_in_order(client):
     answer = call(client, json=[{"text": "a"}, {"text": "b c"}]).get_json()
     assert [r["words"] for r in answer["result"]] == [1, 2]
     assert answer["metadata"]["batch_size"] == 2
+
+
+def test_an_item_failing_alone_keeps_its_error_under_its_index(client):
+    answer = call(client, "/v1/algo/modelchain/counter",
+                  json=[{"count": 1}, {"count": -1}, {"count": 2}]).get_json()
+    assert answer["result"] == [{"count": 1}, None, {"count": 2}]
+    assert answer["metadata"]["errors"]["1"]["message"] == "count: negative."
 
 
 @pytest.mark.parametrize("query, deadline_s", [("", 300.0), ("?timeout=2", 2.0),
@@ -275,3 +284,16 @@ def test_binary_input_is_standard_base64():
     document = wire.binary_input(b"\x00\xff", "s", {"properties": {
         "image": {"type": "string", "format": "byte"}}})
     assert base64.b64decode(document["image"]) == b"\x00\xff"
+
+
+@pytest.mark.parametrize("own_key, reached", [("k-services", True), ("", False)])
+def test_the_gateway_calls_locked_services_with_its_own_key(own_key, reached, monkeypatch):
+    monkeypatch.delenv("MODELCHAIN_API_KEY", raising=False)
+    local = {"words": make_app(API_KEYS="k-services")}
+    gateway = create_app({"LOAD_MODEL": "sync", "API_KEYS": KEY, "API_KEY": own_key},
+                         local=local).test_client()
+    answer = call(gateway, json={"text": "a b"})
+    if reached:
+        assert answer.get_json()["result"]["words"] == 2
+    else:
+        assert "words" in error_of(answer, 502)["message"]
