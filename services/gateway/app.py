@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     # Algorithmia's own default timeout; a call's ?timeout= can only shorten it.
     "DEFAULT_TIMEOUT_S": 300.0,
     "MAX_VOID_CALLS": 8,         # output=void calls running at once
+    "METADATA_TTL_S": 5.0,       # how long a service's /metadata (version, schema) is reused
 }
 ALGO_PREFIX = "/v1/algo/"
 
@@ -165,7 +166,7 @@ def build_router(config: Mapping[str, Any],
                     api_key=config["API_KEY"] or None, timeout=config["DEFAULT_TIMEOUT_S"],
                     local=local)
     return Router(client, config["NAMESPACE"].strip() or "modelchain",
-                  max(1, int(config["MAX_VOID_CALLS"])))
+                  max(1, int(config["MAX_VOID_CALLS"])), float(config["METADATA_TTL_S"]))
 
 
 def create_app(config: Mapping[str, Any] | None = None, *,

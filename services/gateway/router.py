@@ -24,23 +24,36 @@ log = logging.getLogger(__name__)
 class Router:
     """Routes Algorithmia calls to registered services through one pipe client."""
 
-    def __init__(self, client: Client, namespace: str, max_void: int = 8):
+    def __init__(self, client: Client, namespace: str, max_void: int = 8,
+                 metadata_ttl: float = 5.0):
         self.client = client
         self.namespace = namespace
         self._void_slots = threading.BoundedSemaphore(max_void)
         self.max_void = max_void
+        self.metadata_ttl = metadata_ttl
+        self._metadata: dict[str, tuple[float, dict[str, Any]]] = {}
 
     def resolve(self, ref: wire.AlgoRef) -> tuple[Algo, dict[str, Any]]:
         """The service ``ref`` names and its ``/metadata``; 404 for an unknown name or a
         version it does not serve (today each service serves one: its /metadata's)."""
         algo = self.client.algo(ref.name)       # NotFound naming the known services
-        metadata = algo.metadata()
+        metadata = self.metadata(ref.name)
         version = str(metadata.get("version", ""))
         if ref.version and not version_matches(version, ref.version):
             raise NotFound(f"{ref.owner}/{ref.name} has no version {ref.version}: it "
                            f"serves version {version} (one version per service today).",
                            {"version": version, "requested": ref.version})
         return algo, metadata
+
+    def metadata(self, name: str) -> dict[str, Any]:
+        """``name``'s ``/metadata`` (version, input schema), fetched again once it is
+        ``metadata_ttl`` seconds old, so a redeployed service is seen soon."""
+        now = time.monotonic()
+        cached = self._metadata.get(name)
+        if cached is None or now - cached[0] > self.metadata_ttl:
+            cached = (now, self.client.call(name, "GET", "/metadata"))
+            self._metadata[name] = cached   # one dict store: safe between threads
+        return cached[1]
 
     def read_input(self, content_type: str | None, raw: bytes, service: str,
                    metadata: Mapping[str, Any]) -> tuple[Any, list[str]]:

@@ -297,3 +297,14 @@ def test_the_gateway_calls_locked_services_with_its_own_key(own_key, reached, mo
         assert answer.get_json()["result"]["words"] == 2
     else:
         assert "words" in error_of(answer, 502)["message"]
+
+
+def test_a_services_metadata_is_read_again_after_its_ttl():
+    words = make_app()
+    gateway = create_app({"LOAD_MODEL": "sync", "METADATA_TTL_S": 0.0},
+                         local={"words": words})
+    assert call(gateway.test_client(), "/v1/algo/modelchain/words/2",
+                json={"text": "a"}).get_json()["metadata"]["version"] == "2.1.0"
+    words.extensions["modelchain"].model.version = "3.0.0"   # redeployed as 3.0.0
+    answer = call(gateway.test_client(), "/v1/algo/modelchain/words/2", json={"text": "a"})
+    assert "it serves version 3.0.0" in error_of(answer, 404)["message"]
