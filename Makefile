@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 LOG_DIR ?= .run/logs
 
-.PHONY: help install system-deps peers run restart test bench bench-peers service clean
+.PHONY: help install system-deps peers algorithmia run restart test bench bench-peers service clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -43,10 +43,21 @@ PEERS := .venv-peers/.installed-stamp .venv-kserve/.installed-stamp
 
 peers: $(PEERS) ## Install tritonclient and the kserve client for tests/peers (own venvs).
 
+# The unmodified Algorithmia client (its last release, 2.0.5) that tests/services/gateway
+# drives the gateway with: it pins an algorithmia-api-client and ADK of its own, so it
+# gets its own environment too.
+ALGORITHMIA := .venv-algorithmia/.installed-stamp
+$(ALGORITHMIA): tests/peers/requirements-algorithmia.txt
+	@test -x .venv-algorithmia/bin/python || $(PYTHON) -m venv .venv-algorithmia
+	.venv-algorithmia/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	@touch $@
+
+algorithmia: $(ALGORITHMIA) ## Install the algorithmia client for tests/services/gateway (own venv).
+
 system-deps: ## Install the system packages the tests need (chromium, redis, a JRE, kubectl, compose).
 	@bash scripts/install-system-deps.sh
 
-test: install system-deps peers ## Run the suite (unit; integration on real gunicorn; browser).
+test: install system-deps peers algorithmia ## Run the suite (unit; integration on real gunicorn; browser).
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # wrk (Debian package) generates the load of the benchmarks; installed when missing and root.
@@ -84,4 +95,4 @@ service: install ## Scaffold a new service: make service NAME=my_model
 	$(PY) -m deploy.generate
 
 clean: ## Remove the virtual environment and caches.
-	rm -rf $(VENV) .venv-peers .venv-kserve .venv-bench-peers .pytest_cache .run bench-results test-artifacts
+	rm -rf $(VENV) .venv-peers .venv-kserve .venv-algorithmia .venv-bench-peers .pytest_cache .run bench-results test-artifacts

@@ -140,9 +140,11 @@ def test_compose_services_are_limited_and_scalable(name, compose):
     assert limits.get("cpus") and limits.get("memory")
     assert "container_name" not in service            # --scale needs generated names
     published = service.get("ports", [])
-    # only the home page is on the host
-    assert published == ([f"${{CATALOG_PORT:-8100}}:8100"]
-                         if generate.HOME in [m.name for m in unit(name).members] else [])
+    # only the home page and the gateway's front URL are on the host
+    members = [m.name for m in unit(name).members]
+    assert published == [port for member, port in (
+        (generate.HOME, "${CATALOG_PORT:-8100}:8100"),
+        (generate.FRONT, "${GATEWAY_PORT:-8099}:8099")) if member in members]
 
 
 @pytest.mark.parametrize("name", REGISTERED)

@@ -193,7 +193,7 @@ def copy_repository(dest: Path) -> Path:
             shutil.copy2(ROOT / rel, dest / rel)
     (dest / ".venv").symlink_to(Path(sys.executable).resolve().parents[1]
                                 if not (ROOT / ".venv").exists() else ROOT / ".venv")
-    for peers in (".venv-peers", ".venv-kserve"):  # make test's peer clients, likewise
+    for peers in (".venv-peers", ".venv-kserve", ".venv-algorithmia"):  # make test's peer clients
         if (ROOT / peers).exists():
             (dest / peers).symlink_to(ROOT / peers)
     return dest
