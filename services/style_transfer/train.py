@@ -37,7 +37,7 @@ class TrainConfig:
     size: int = 96
     batch_size: int = 4
     learning_rate: float = 2e-3
-    style_weight: float = 1.0
+    style_weight: float = 3.0
     content_weight: float = 0.6
     colour_weight: float = 0.01
     tv_weight: float = 2e-5
@@ -108,10 +108,14 @@ def _crop(image: Image.Image, size: int, rng: np.random.Generator) -> Image.Imag
 
 
 def gram(features):
-    """The channel-by-channel Gram matrix of [B, H, W, C] features, size-normalised."""
+    """The channel-by-channel covariance of [B, H, W, C] features (a Gram matrix of the
+    centred features), size-normalised. Centred, because a flat image of the style's
+    mean colour already matches most of a plain Gram matrix: the covariance is zero
+    for it, so only texture can match the style's."""
     import tensorflow as tf
     shape = tf.shape(features)
     flat = tf.reshape(features, [shape[0], -1, shape[3]])
+    flat = flat - tf.reduce_mean(flat, axis=1, keepdims=True)
     return tf.matmul(flat, flat, transpose_a=True) / tf.cast(shape[1] * shape[2], tf.float32)
 
 
@@ -145,8 +149,9 @@ def train(config: TrainConfig, out: Path, style_path: Path | None,
             got, want = features(styled), features(content)
             style_loss = tf.add_n([tf.reduce_mean(tf.square(gram(g) - s)) / tf.reduce_mean(
                 tf.square(s)) for g, s in zip(got, style_grams)])
-            content_loss = tf.add_n([tf.reduce_mean(tf.square(got[i] - want[i])) /
-                                     tf.reduce_mean(tf.square(want[i])) for i in (1, 2)]) / 2
+            # the deepest features only: shallower ones hold the texture the style adds
+            content_loss = tf.reduce_mean(tf.square(got[3] - want[3])) / tf.reduce_mean(
+                tf.square(want[3]))
             # the layout, in pixels: the blurred luminance of input and output agree
             content_loss += tf.reduce_mean(tf.square(_blur_luma(styled) - _blur_luma(content)))
             mean, var = tf.nn.moments(styled / 255.0, axes=[1, 2])
