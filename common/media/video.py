@@ -41,7 +41,7 @@ VIDEO_DEFAULTS: dict[str, Any] = {
 #: Container signatures: a file that starts with one but cannot be read is truncated
 #: or corrupt; one that starts with none is no video at all.
 _SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (0, b"RIFF"), (0, b"OggS"),
-               (0, b"FLV"), (0, b"\x00\x00\x01\xba"), (0, b"\x47"), (4, b"moov"),
+               (0, b"FLV"), (0, b"\x00\x00\x01\xba"), (4, b"moov"),
                (4, b"mdat"), (4, b"free"), (4, b"wide"))
 
 
@@ -107,8 +107,10 @@ def _bad(reason: str, message: str, **details: Any) -> InvalidInput:
 
 
 def looks_like_container(data: bytes) -> bool:
-    """Whether the first bytes are a known video container's signature."""
-    return any(data[at:at + len(sig)] == sig for at, sig in _SIGNATURES)
+    """Whether the first bytes are a known video container's signature (an MPEG
+    transport stream: a sync byte at the start of each of its first two packets)."""
+    transport = data[:1] == b"\x47" and data[188:189] == b"\x47"
+    return transport or any(data[at:at + len(sig)] == sig for at, sig in _SIGNATURES)
 
 
 def open_container(data: bytes):
@@ -215,11 +217,13 @@ def sample_frames(data: bytes, fps: float, start: int = 0, end: int | None = Non
         stream = _video_stream(container)
         origin = float(stream.start_time * stream.time_base) if stream.start_time is not None \
             and stream.time_base else 0.0
-        slack = 0.5 / float(stream.average_rate or fps)
+        span = 1.0 / float(stream.average_rate or fps)  # how long one source frame shows
+        slack = min(span, 1.0 / fps) / 4  # timestamps' rounding, well under a frame
         if start > 0:
             _seek(container, stream, origin + start / fps)
         try:
-            return _pick(_decoded(container, stream, origin), fps, start, end, slack, limits)
+            return _pick(_decoded(container, stream, origin), fps, start, end, slack, span,
+                         limits)
         except av.error.FFmpegError as e:
             raise _bad("truncated", "The video's frames cannot be decoded: the file is "
                        "truncated or corrupt.", error=str(e)[:200]) from e
@@ -239,7 +243,7 @@ def _decoded(container, stream, origin: float) -> Iterator[tuple[float, Any]]:
 
 
 def _pick(frames: Iterator[tuple[float, Any]], fps: float, start: int, end: int | None,
-          slack: float, limits: VideoLimits) -> list[tuple[int, float, np.ndarray]]:
+          slack: float, span: float, limits: VideoLimits) -> list[tuple[int, float, np.ndarray]]:
     """Walk the decoded frames once; output frame k takes the last one shown by k/fps."""
     picked: list[tuple[int, float, np.ndarray]] = []
     held, index, last = None, start, 0.0
@@ -254,7 +258,7 @@ def _pick(frames: Iterator[tuple[float, Any]], fps: float, start: int, end: int 
         if time <= index / fps + slack:
             held = frame.to_ndarray(format="rgb24")
     # the last frame shows until its own end (one source frame later)
-    while held is not None and index / fps < last + 2 * slack - 1e-6 \
+    while held is not None and index / fps < last + span - slack \
             and (end is None or index < end):
         picked.append((index, round(index / fps, 6), held))
         index += 1

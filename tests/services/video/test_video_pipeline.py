@@ -10,13 +10,15 @@ import numpy as np
 import pytest
 import requests
 
+from tests.helpers.image_server import image_server
 from tests.helpers.videos import b64, decoded, encode, from_png, moving_disc, png_frames
 
 NAMES = ("video", "video_splitter", "video_combiner", "style_transfer", "object_detection")
 ENV = {"VIDEO_VIDEO_SEGMENT_FRAMES": "8", "VIDEO_VIDEO_CHUNK_SIZE": "3",
        "VIDEO_VIDEO_CONCURRENCY": "3", "VIDEO_VIDEO_MAX_DURATION_S": "6",
        "VIDEO_VIDEO_MAX_FRAMES": "60", "VIDEO_VIDEO_MAX_PIXELS": str(160 * 120),
-       "VIDEO_VIDEO_MAX_BYTES": "300000", "VIDEO_MAX_CONTENT_LENGTH": "600000"}
+       "VIDEO_VIDEO_MAX_BYTES": "300000", "VIDEO_MAX_CONTENT_LENGTH": "600000",
+       "VIDEO_ALLOW_LIST": image_server().allow_rule}
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +182,23 @@ def test_the_openapi_states_the_limits(urls):
     assert document["video_limits"]["max_frames"] == 60
     assert document["video_limits"]["max_video_bytes"] == 300000
     assert document["video_limits"]["max_frame_pixels"] == 160 * 120
+
+
+def test_a_video_url_is_fetched_with_the_ssrf_checks(urls):
+    answer = post(urls, "video", {"url": image_server().url("/clip.mp4")})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["result"]["frames"] == 6
+
+
+@pytest.mark.parametrize("path, reason", [("/scene/0.png", "content_type"),
+                                          ("/missing.png", "http_status")])
+def test_a_url_that_is_no_video_is_refused(urls, path, reason):
+    answer = post(urls, "video", {"url": image_server().url(path)})
+    assert answer.status_code == 400 and answer.json()["error"]["details"]["reason"] == reason
+
+
+def test_the_caller_deadline_bounds_the_whole_video(urls):
+    answer = post(urls, "video", {"video": b64(encode(moving_disc(20), 10))},
+                  headers={"X-Deadline-Ms": "300"})
+    assert answer.status_code == 504, answer.text
+    assert answer.json()["error"]["code"] == "deadline_exceeded"
