@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from .records import Record, invalid_record
+from .records import Record, SourceInfo, detect_format, invalid_record, read_records, scan_source
 
 #: Files a folder input skips: hidden ones, and a job's own outputs beside them.
 _SKIPPED_SUFFIXES = (".db", ".jsonl", ".db-journal", ".db-wal", ".db-shm", ".tmp")
@@ -45,6 +45,23 @@ def list_files(source: Path) -> list[tuple[str, Path]]:
     lines = [line.strip() for line in source.read_text(encoding="utf-8").splitlines()]
     paths = [Path(line) for line in lines if line and not line.startswith("#")]
     return [(str(p), p if p.is_absolute() else source.parent / p) for p in paths]
+
+
+def read_source(path: Path, fmt: str, id_field: str | None = None,
+                fields: Sequence[str] | None = None,
+                file_field: str = "video") -> Iterator[Record]:
+    """A job's records: one per file for ``files``, else the JSONL or CSV records."""
+    if fmt == "files":
+        return file_records(path, file_field)
+    return read_records(path, fmt, id_field, fields)
+
+
+def scan_any(path: Path, fmt: str | None = None, id_field: str | None = None) -> SourceInfo:
+    """:func:`scan_source`, or for files their count and fingerprint."""
+    fmt = detect_format(path, fmt)
+    if fmt != "files":
+        return scan_source(path, fmt, id_field)
+    return SourceInfo(path, fmt, len(list_files(path)), files_fingerprint(path))
 
 
 def file_records(source: Path, field: str) -> Iterator[Record]:

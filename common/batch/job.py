@@ -23,8 +23,8 @@ from tqdm import tqdm
 
 from common.client.client import Client
 from .export import export_jsonl
-from .files import ResultFiles, materialize
-from .records import Record, SourceError, SourceInfo, read_records, scan_source
+from .files import ResultFiles, materialize, read_source, scan_any
+from .records import Record, SourceError, SourceInfo
 from .scoring import JobAborted, Scorer, build_scorer, check_available
 from .store import FAILED, Outcome, Store
 
@@ -136,7 +136,7 @@ def run_job(options: JobOptions, client: Client | None = None) -> Summary:
     """Run (or resume) a job to its end; the JSONL output is rewritten from the store."""
     if options.mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {options.mode!r}")
-    source = scan_source(options.input, options.fmt, options.id_field)
+    source = scan_any(options.input, options.fmt, options.id_field)
     store = Store(options.database_url())
     try:
         job_id = options.job_id or default_job_id(options, source)
@@ -174,7 +174,7 @@ def check_fields(options: JobOptions, source: SourceInfo, metadata: dict) -> Non
     schema = metadata.get("input_schema") or {}
     if schema.get("additionalProperties", True) is not False or options.fields:
         return
-    first = next(iter(read_records(source.path, source.fmt, options.id_field, None)), None)
+    first = next(iter(read_source(source.path, source.fmt, options.id_field, None)), None)
     if first is None or not isinstance(first.payload, dict):
         return
     taken = set(schema.get("properties") or {})
@@ -201,8 +201,8 @@ def pending_chunks(options: JobOptions, source: SourceInfo, store: Store,
                    job_id: str) -> Iterator[list[Record]]:
     """The job's unfinished records (and its failed ones with ``--retry-failed``), in
     input order, in chunks of ``chunk_size``."""
-    records = read_records(source.path, source.fmt, options.id_field, options.fields,
-                           options.file_field)
+    records = read_source(source.path, source.fmt, options.id_field, options.fields,
+                          options.file_field)
     todo = chain.from_iterable(_todo_in(window, store, job_id, options.retry_failed)
                                for window in _batched(records, WINDOW))
     # a file is read when its chunk is scored: chunks of files stay small

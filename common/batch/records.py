@@ -58,14 +58,9 @@ def invalid_record(message: str) -> dict:
 
 
 def read_records(path: Path, fmt: str, id_field: str | None = None,
-                 fields: Sequence[str] | None = None,
-                 file_field: str = "video") -> Iterator[Record]:
-    """Every record of the file, in order; streamed, so any size fits in memory. For
-    ``files``, one record per file, read later (``files.py``)."""
-    if fmt == "files":
-        from .files import file_records
-        yield from file_records(path, file_field)
-        return
+                 fields: Sequence[str] | None = None) -> Iterator[Record]:
+    """Every record of the file, in order; streamed, so any size fits in memory (the
+    ``files`` format is read by ``files.read_source``)."""
     rows = _jsonl_rows(path) if fmt == "jsonl" else _csv_rows(path)
     for index, (row, problem) in enumerate(rows):
         yield _record(index, row, problem, id_field, fields)
@@ -122,9 +117,6 @@ def scan_source(path: Path, fmt: str | None = None, id_field: str | None = None)
                 raise SourceError(f"duplicate {id_field} {record.item_id!r} in {path} "
                                   f"(record {record.index}); item ids must be unique")
             seen.add(record.item_id)
-    if fmt == "files":
-        from .files import files_fingerprint
-        return SourceInfo(path, fmt, total, files_fingerprint(path))
     return SourceInfo(path, fmt, total, file_sha256(path))
 
 

@@ -40,9 +40,19 @@ def build_transform(width: int = 24, seed: int = 7):
     for channels in (width * 2, width):
         x = layers.UpSampling2D(2, interpolation="nearest")(x)
         x = norm_relu(layers.Conv2D(channels, 3, padding="same")(x))
-    x = layers.Conv2D(3, 7, padding="same", activation="sigmoid")(x)
-    outputs = layers.Rescaling(255.0)(x)
+    # A residual in logit space: the net starts as the identity (zero last layer) and
+    # learns what to change, so the layout is kept from the first step; the sigmoid
+    # keeps every pixel in range without clipping away the gradients.
+    residual_logits = layers.Conv2D(3, 7, padding="same", kernel_initializer="zeros")(x)
+    outputs = layers.Lambda(_paint, name="paint")([inputs, residual_logits])
     return tf.keras.Model(inputs, outputs, name="style_transform")
+
+
+def _paint(tensors):
+    import tensorflow as tf
+    pixels, residual = tensors
+    share = tf.clip_by_value(pixels / 255.0, 0.01, 0.99)
+    return 255.0 * tf.sigmoid(tf.math.log(share / (1.0 - share)) + residual)
 
 
 def _instance_norm_class():
@@ -68,7 +78,7 @@ def _noise_tile_class():
     class NoiseTile(tf.keras.layers.Layer):
         """A fixed (non-trainable) uniform noise tile, repeated over the image."""
 
-        def __init__(self, seed: int = 7, size: int = 64, channels: int = 3, **kwargs):
+        def __init__(self, seed: int = 7, size: int = 128, channels: int = 3, **kwargs):
             super().__init__(**kwargs)
             self.seed, self.size, self.channels = seed, size, channels
 
@@ -122,7 +132,7 @@ def build_features(seed: int):
     inputs = tf.keras.Input([None, None, 3])
     x = layers.Rescaling(1 / 127.5, offset=-1.0)(inputs)
     taps = []
-    for index, (channels, kernel) in enumerate([(64, 3), (96, 5), (128, 5), (128, 3)]):
+    for index, (channels, kernel) in enumerate([(32, 3), (48, 5), (64, 5), (64, 3)]):
         x = layers.Conv2D(channels, kernel, padding="same", activation="relu",
                           kernel_initializer=init, name=f"random_{index}")(x)
         taps.append(x)

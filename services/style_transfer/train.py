@@ -33,11 +33,11 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "artifacts"
 class TrainConfig:
     """Everything that determines a trained network."""
 
-    steps: int = 1200
+    steps: int = 2500
     size: int = 96
     batch_size: int = 4
     learning_rate: float = 2e-3
-    style_weight: float = 3.0
+    style_weight: float = 1.5
     content_weight: float = 0.6
     colour_weight: float = 0.01
     tv_weight: float = 2e-5
