@@ -361,7 +361,8 @@ def _audio_out(out, source):
 
 def _copy_audio(source, target, out) -> None:
     import av
-    resampler = av.AudioResampler(format="fltp", layout="stereo", rate=target.codec_context.sample_rate)
+    resampler = av.AudioResampler(format="fltp", layout="stereo",
+                                  rate=target.codec_context.sample_rate)
     for frame in source.decode(source.streams.audio[0]):
         for chunk in resampler.resample(frame):
             chunk.pts = None
@@ -374,7 +375,8 @@ def decode_all(data: bytes) -> list[np.ndarray]:
     import av
     with open_container(data) as container:
         try:
-            return [f.to_ndarray(format="rgb24") for f in container.decode(_video_stream(container))]
+            stream = _video_stream(container)
+            return [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
         except av.error.FFmpegError as e:
             raise _bad("truncated", "A segment's frames cannot be decoded.",
                        error=str(e)[:200]) from e

@@ -146,7 +146,8 @@ class VideoPipeline(Function):
         """Split, transform every frame, combine."""
         split = self.algo("video_splitter").pipe(
             {"video": b64(data), "fps": fps, "start_frame": item["start_frame"],
-             **_end(item.get("end_frame")), "audio": self._wants_audio(item, source)}).result
+             **_end(item.get("end_frame")), "audio": self._wants_audio(item, source)},
+            timeout=_left()).result
         first = split["frames"][0]["index"] if split["frames"] else item["start_frame"]
         frames = self.transform([f["image"] for f in split["frames"]],
                                 item["frame_service"], first)
@@ -170,13 +171,13 @@ class VideoPipeline(Function):
         return self._answer(combined, item, len(parts))
 
     def _segment(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return self.algo("video").pipe(payload).result
+        return self.algo("video").pipe(payload, timeout=_left()).result
 
     def _audio(self, encoded: str, item: dict[str, Any]) -> str | None:
         if not item["audio"]:
             return None
         return self.algo("video_splitter").pipe(
-            {"video": encoded, "frames": False, "audio": True}).result.get("audio")
+            {"video": encoded, "frames": False, "audio": True}, timeout=_left()).result.get("audio")
 
     def _wants_audio(self, item: dict[str, Any], source: dict[str, Any]) -> bool:
         return bool(item["audio"] and item["depth"] == 0 and source.get("has_audio"))
@@ -185,7 +186,7 @@ class VideoPipeline(Function):
                  source: dict[str, Any], codec: str) -> dict[str, Any]:
         return self.algo("video_combiner").pipe(
             {**frames, "fps": fps, "audio": audio, "codec": codec,
-             "tags": _kept_tags(source.get("tags") or {})}).result
+             "tags": _kept_tags(source.get("tags") or {})}, timeout=_left()).result
 
     def _answer(self, combined: dict[str, Any], item: dict[str, Any], segments: int) -> dict:
         return {**{k: combined[k] for k in ("video", "frames", "fps", "width", "height",
@@ -207,7 +208,7 @@ class VideoPipeline(Function):
         spec = FRAME_SERVICES[service]
         items = [{"image": image, **spec["extra"]} for image in images]
         try:
-            answer = pipe_partial(self._replica(service), items)
+            answer = pipe_partial(self._replica(service), items, timeout=_left())
         except ServiceError as e:
             # a refusal of one image names it (``details.index``); else the whole chunk
             at = e.details.get("index") if isinstance(e.details, dict) else None
@@ -255,6 +256,13 @@ def segment_bounds(start: int, end: int | None, total: int,
     bounds = [(a, a + step) for a in cuts]
     bounds[-1] = (bounds[-1][0], end)
     return bounds
+
+
+def _left() -> float | None:
+    """What is left of the caller's deadline: each call may take all of it (the pipe
+    client's own 30 s default would cut a long segment short)."""
+    current = ctx.current()
+    return current.remaining() if current else None
 
 
 def _end(end: int | None) -> dict[str, int]:

@@ -8,6 +8,7 @@ PyAV); ``h264_lossless`` keeps every RGB pixel exactly (libx264rgb, crf 0).
 """
 from __future__ import annotations
 
+import io
 from typing import Any, Mapping
 
 import numpy as np
@@ -155,7 +156,7 @@ def _audio(text: str | None, limits: VideoLimits) -> bytes | None:
 def _check_audio(data: bytes) -> None:
     import av
     try:
-        with av.open(__import__("io").BytesIO(data)) as container:
+        with av.open(io.BytesIO(data)) as container:
             if not container.streams.audio:
                 raise InvalidInput("audio: the file has no audio stream.",
                                    {"audio": ["No audio stream."]})
