@@ -113,6 +113,10 @@ class VideoPipeline(Function):
     def warmup(self) -> None:
         """Nothing to warm: readiness must not wait on the other services."""
 
+    def extra_limits(self) -> dict[str, Any]:
+        """The video limits, stated in the OpenAPI."""
+        return VideoLimits.from_config(self.config).describe()
+
     def metadata(self) -> dict[str, Any]:
         """The steps (for the catalog's graph) and the limits."""
         settings = {k.lower(): self.config[k] for k in _TUNING}

@@ -85,6 +85,10 @@ class VideoCombiner(Function):
         """Encode the sample frames once (loads the codec)."""
         encode_video(sample_video_frames(), 8)
 
+    def extra_limits(self) -> dict[str, Any]:
+        """The video limits, stated in the OpenAPI."""
+        return VideoLimits.from_config(self.config).describe()
+
     def metadata(self) -> dict[str, Any]:
         """The video limits, for ``/metadata``."""
         return {"video_limits": VideoLimits.from_config(self.config).describe()}

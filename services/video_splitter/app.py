@@ -90,6 +90,10 @@ class VideoSplitter(Function):
         self.limits = VideoLimits.from_config(self.config)
         self.fetcher = SafeFetcher(video_fetch_policy(self.config))
 
+    def extra_limits(self) -> dict[str, Any]:
+        """The video limits, stated in the OpenAPI."""
+        return VideoLimits.from_config(self.config).describe()
+
     def metadata(self) -> dict[str, Any]:
         """The video limits, for ``/metadata``."""
         return {"video_limits": VideoLimits.from_config(self.config).describe()}

@@ -202,3 +202,12 @@ def test_the_caller_deadline_bounds_the_whole_video(urls):
                   headers={"X-Deadline-Ms": "300"})
     assert answer.status_code == 504, answer.text
     assert answer.json()["error"]["code"] == "deadline_exceeded"
+
+
+def test_the_openapi_document_states_the_video_limits(urls):
+    spec = requests.get(f"{urls['video']}/openapi.json", timeout=10).json()
+    operation = spec["paths"]["/predict"]["post"]
+    limits = operation["x-modelchain-own-limits"]
+    assert (limits["max_duration_s"], limits["max_frames"], limits["max_video_bytes"],
+            limits["max_frame_pixels"]) == (6.0, 60, 300000, 160 * 120)
+    assert "max_duration_s 6.0" in operation["description"]
