@@ -5,6 +5,7 @@
     python -m common.batch text_cleaner tweets.jsonl --mode parallel --workers 8
     python -m common.batch text_cleaner tweets.jsonl --retry-failed   # failed items only
     python -m common.batch text_cleaner tweets.jsonl --next 'sentiment[text]'
+    python -m common.batch video clips/            # every file of clips/ -> an .mp4 each
 
 Run the same command again after a crash to resume. Exit status: 0 all items done,
 3 some failed (recorded; see --retry-failed), 4 aborted (resume later), 2 bad usage.
@@ -27,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m common.batch", description=__doc__.split("\n")[0],
         epilog=__doc__.split("\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("service", help="registered service or pipeline (name or name@1)")
-    parser.add_argument("input", type=Path, help="JSON Lines (one input a line) or CSV")
+    parser.add_argument("input", type=Path, help="JSON Lines (one input a line), CSV, or "
+                        "a folder of files (or, with --format files, a list of paths)")
     _add_storage(parser.add_argument_group("where results go"))
     _add_reading(parser.add_argument_group("reading the input"))
     _add_scoring(parser.add_argument_group("scoring"))
@@ -39,6 +41,12 @@ def _add_storage(group) -> None:
                        help="JSONL results (default: <input stem>.results.jsonl)")
     group.add_argument("--db", help=f"SQLAlchemy URL (default: ${DB_ENV}, else SQLite "
                        "beside the output; put passwords in the environment variable)")
+    group.add_argument("--save-field", help="a result field holding a base64 file to "
+                       "write out, keeping its path in the results (default: video for "
+                       "file inputs)")
+    group.add_argument("--save-ext", default=".mp4", help="the written files' extension")
+    group.add_argument("--files-dir", type=Path, help="where result files go (default: "
+                       "<output stem>.files/ beside the output)")
     group.add_argument("--job", help="job id (default: from input name, service and "
                        "the input's sha256, so the same command resumes)")
 
@@ -48,6 +56,8 @@ def _add_reading(group) -> None:
     group.add_argument("--id-field", help="a field holding a stable, unique item id "
                        "(taken out of the input sent to the service)")
     group.add_argument("--fields", help="comma-separated fields to send (default: all)")
+    group.add_argument("--file-field", default="video", help="file inputs: the input "
+                       "field each file is sent as, base64 (default: video)")
 
 
 def _add_scoring(group) -> None:
@@ -78,15 +88,17 @@ def options_from(args: argparse.Namespace) -> JobOptions:
         job_id=args.job, fmt=args.format, id_field=args.id_field, fields=fields,
         mode=args.mode, workers=args.workers, batch_size=args.batch_size,
         chunk_size=args.chunk_size, timeout=args.timeout, retry_failed=args.retry_failed,
-        next_stages=tuple(args.next), url=args.url, progress=not args.no_progress)
+        next_stages=tuple(args.next), url=args.url, progress=not args.no_progress,
+        file_field=args.file_field, save_field=args.save_field, save_ext=args.save_ext,
+        files_dir=args.files_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the job and print its summary; the exit status says how it ended."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.input.is_file():
-        parser.error(f"no such file: {args.input}")
+    if not (args.input.is_file() or args.input.is_dir()):
+        parser.error(f"no such file or folder: {args.input}")
     try:
         summary = run_job(options_from(args))
     except (SourceError, JobMismatch, ServiceError, ValueError) as e:

@@ -14,7 +14,7 @@ import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -23,7 +23,8 @@ from tqdm import tqdm
 
 from common.client.client import Client
 from .export import export_jsonl
-from .records import Record, SourceError, SourceInfo, read_records, scan_source
+from .files import ResultFiles, materialize, read_source, scan_any
+from .records import Record, SourceError, SourceInfo
 from .scoring import JobAborted, Scorer, build_scorer, check_available
 from .store import FAILED, Outcome, Store
 
@@ -56,6 +57,22 @@ class JobOptions:
     next_stages: tuple[str, ...] = ()
     url: str | None = None
     progress: bool = True
+    #: File inputs (``--format files``): the input field each file is sent as.
+    file_field: str = "video"
+    #: A result field holding a base64 file, written to ``files_dir`` (see files.py);
+    #: default ``video`` for file inputs, none otherwise.
+    save_field: str | None = None
+    save_ext: str = ".mp4"
+    files_dir: Path | None = None
+
+    def result_files(self, fmt: str) -> ResultFiles | None:
+        """Where results' files go, if anywhere."""
+        field = self.save_field or (self.file_field if fmt == "files" else None)
+        if not field:
+            return None
+        folder = self.files_dir or self.output_path().with_name(
+            f"{self.output_path().stem}.files")
+        return ResultFiles(folder, field, self.save_ext)
 
     def output_path(self) -> Path:
         """The JSONL output (default: ``<input stem>.results.jsonl`` beside the input)."""
@@ -119,7 +136,7 @@ def run_job(options: JobOptions, client: Client | None = None) -> Summary:
     """Run (or resume) a job to its end; the JSONL output is rewritten from the store."""
     if options.mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {options.mode!r}")
-    source = scan_source(options.input, options.fmt, options.id_field)
+    source = scan_any(options.input, options.fmt, options.id_field)
     store = Store(options.database_url())
     try:
         job_id = options.job_id or default_job_id(options, source)
@@ -157,7 +174,7 @@ def check_fields(options: JobOptions, source: SourceInfo, metadata: dict) -> Non
     schema = metadata.get("input_schema") or {}
     if schema.get("additionalProperties", True) is not False or options.fields:
         return
-    first = next(iter(read_records(source.path, source.fmt, options.id_field, None)), None)
+    first = next(iter(read_source(source.path, source.fmt, options.id_field, None)), None)
     if first is None or not isinstance(first.payload, dict):
         return
     taken = set(schema.get("properties") or {})
@@ -184,10 +201,14 @@ def pending_chunks(options: JobOptions, source: SourceInfo, store: Store,
                    job_id: str) -> Iterator[list[Record]]:
     """The job's unfinished records (and its failed ones with ``--retry-failed``), in
     input order, in chunks of ``chunk_size``."""
-    records = read_records(source.path, source.fmt, options.id_field, options.fields)
+    records = read_source(source.path, source.fmt, options.id_field, options.fields,
+                          options.file_field)
     todo = chain.from_iterable(_todo_in(window, store, job_id, options.retry_failed)
                                for window in _batched(records, WINDOW))
-    return _batched(todo, max(1, options.chunk_size))
+    # a file is read when its chunk is scored: chunks of files stay small
+    size = min(options.chunk_size, max(1, options.workers)) if source.fmt == "files" \
+        else options.chunk_size
+    return _batched(todo, max(1, size))
 
 
 def _todo_in(window: list[Record], store: Store, job_id: str,
@@ -229,7 +250,7 @@ def _score_pending(options: JobOptions, source: SourceInfo, store: Store, job_id
     bar = _progress_bar(options, source, store.job(job_id), job_id)
     try:
         submit = _submitter(options.mode, scorer, pool)
-        commit = _committer(store, job_id, bar, tally)
+        commit = _committer(store, job_id, bar, tally, options.result_files(source.fmt))
         _pipeline(pending_chunks(options, source, store, job_id), submit, commit)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -240,15 +261,19 @@ def _submitter(mode: str, scorer: Scorer, pool: ThreadPoolExecutor
                ) -> Callable[[list[Record]], _Flight]:
     if mode == "chunked":
         return lambda chunk: _Flight([pool.submit(scorer.score_list, call)
-                                      for call in scorer.plan(chunk)])
-    return lambda chunk: _Flight([pool.submit(scorer.score_one, r) for r in chunk])
+                                      for call in scorer.plan(materialize(chunk))])
+    return lambda chunk: _Flight([pool.submit(scorer.score_one, r)
+                                  for r in materialize(chunk)])
 
 
-def _committer(store: Store, job_id: str, bar: tqdm,
-               tally: list[int]) -> Callable[[_Flight], None]:
+def _committer(store: Store, job_id: str, bar: tqdm, tally: list[int],
+               files: ResultFiles | None = None) -> Callable[[_Flight], None]:
     def commit(flight: _Flight) -> None:
         outcomes = flight.outcomes()
         check_available(outcomes)  # a dead service stops the job; this chunk stays to do
+        if files is not None:  # the store keeps paths, not megabytes of base64
+            outcomes = [replace(o, result=files.save(o.item_id, o.result)) if o.ok else o
+                        for o in outcomes]
         store.commit_chunk(job_id, outcomes)
         if bar.disable is False:
             bar.set_postfix(failed=store.job(job_id).failed, refresh=False)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-FORMATS = ("jsonl", "csv")
+FORMATS = ("jsonl", "csv", "files")
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,10 @@ class SourceError(ValueError):
 
 
 def detect_format(path: Path, fmt: str | None = None) -> str:
-    """``fmt`` if given, else from the file's extension (``.csv`` or JSON Lines)."""
-    fmt = fmt or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
+    """``fmt`` if given, else a folder is ``files`` and a file goes by its extension
+    (``.csv`` or JSON Lines)."""
+    fmt = fmt or ("files" if path.is_dir() else "csv" if path.suffix.lower() == ".csv"
+                  else "jsonl")
     if fmt not in FORMATS:
         raise SourceError(f"unknown input format {fmt!r}; use one of {', '.join(FORMATS)}")
     return fmt
@@ -57,7 +59,8 @@ def invalid_record(message: str) -> dict:
 
 def read_records(path: Path, fmt: str, id_field: str | None = None,
                  fields: Sequence[str] | None = None) -> Iterator[Record]:
-    """Every record of the file, in order; streamed, so any size fits in memory."""
+    """Every record of the file, in order; streamed, so any size fits in memory (the
+    ``files`` format is read by ``files.read_source``)."""
     rows = _jsonl_rows(path) if fmt == "jsonl" else _csv_rows(path)
     for index, (row, problem) in enumerate(rows):
         yield _record(index, row, problem, id_field, fields)

@@ -152,6 +152,10 @@ class FetchPolicy:
     deadline: float = 10.0
     max_redirects: int = 3
     content_types: tuple[str, ...] = CONTENT_TYPES
+    #: The check of the body's first bytes: a content type, or None to refuse it
+    #: (images by default; the video services pass the video one).
+    sniffer: Callable[[bytes], str | None] = sniff
+    what: str = "a JPEG, PNG or GIF image"
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "FetchPolicy":
@@ -313,10 +317,11 @@ class SafeFetcher:
             data = self._stream(response, target.url, deadline)
         finally:
             response.close()
-        kind = sniff(data)
+        kind = self.policy.sniffer(data)
         if kind is None:
-            raise refused(target.url, "not_an_image", "the body is not a JPEG, PNG or GIF "
-                          "image (wrong magic bytes).")
+            reason = "not_an_image" if self.policy.sniffer is sniff else "wrong_content"
+            raise refused(target.url, reason, f"the body is not {self.policy.what} "
+                          "(wrong magic bytes).")
         return Fetched(data, kind, target.url, hop, dict(response.headers))
 
     def _check_response(self, response: urllib3.HTTPResponse, url: str) -> None:

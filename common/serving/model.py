@@ -107,6 +107,11 @@ class Model:
         """Extra fields a subclass adds to ``/metadata`` (a pipeline lists its steps)."""
         return {}
 
+    def extra_limits(self) -> dict[str, Any]:
+        """Limits of this model's own (a video's duration...), stated in the OpenAPI
+        beside the service's common ones; from ``self.config``."""
+        return {}
+
     def start(self, warmup: bool = True) -> None:
         """Load, warm up and mark ready; safe to call more than once, from any thread."""
         if not self._started.acquire(blocking=False):

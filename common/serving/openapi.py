@@ -65,11 +65,15 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
 def _predict_operation(model: Model, input_name: str, single: str, batch: str,
                        limits: Mapping[str, Any]) -> dict:
     item = {"$ref": f"#/components/schemas/{input_name}"}
+    own = model.extra_limits() if isinstance(model, Model) else {}
     return {
         "summary": f"Run {model.name} on one input or a batch",
         "description": "Send one object, or a list of objects (a batch) for a list of "
-                       "results in the same order. " + describe_limits(limits),
+                       "results in the same order. " + describe_limits(limits) +
+                       (" Its own limits: " + ", ".join(f"{k} {v}" for k, v in own.items())
+                        + "." if own else ""),
         "x-modelchain-limits": dict(limits),
+        **({"x-modelchain-own-limits": own} if own else {}),
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": {"oneOf": [item, {"type": "array", "items": item, "minItems": 1,
                                         "maxItems": limits["max_batch_size"]}]},

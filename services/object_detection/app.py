@@ -9,14 +9,16 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask
+from PIL import Image, ImageDraw
 from marshmallow import Schema, fields, validate
 
 from common import Model, create_service_app
 from common.core import context as ctx
-from common.media.images import (IMAGE_SERVICE_DEFAULTS, Base64Image, ImageLimits, open_image,
+from common.media.images import (IMAGE_SERVICE_DEFAULTS, Base64Image, ImageLimits, encode_png,
+                           open_image,
                            per_item, sample_png_base64, to_array)
 from common.media.safe_fetch import FETCH_DEFAULTS, FetchPolicy, SafeFetcher, url_field
-from common.serving.validation import InputSchema, Whole
+from common.serving.validation import Flag, InputSchema, Whole
 
 from .detector import Detection, Detector
 from .label_map import load_label_map
@@ -35,6 +37,10 @@ class DetectInput(InputSchema):
     min_score = fields.Float(load_default=0.5, validate=validate.Range(min=0.0, max=1.0),
                              metadata={"description": "Detections scoring less are left out."})
     max_detections = Whole(load_default=100, validate=validate.Range(min=1, max=100))
+    draw = Flag(load_default=False, metadata={
+        "description": "Also return the image with its detections drawn (boxes and "
+                       "labels), as a base64 PNG in `image`: what the video pipeline uses "
+                       "to run object_detection as a per-frame service."})
 
 
 class BoxSchema(Schema):
@@ -71,6 +77,8 @@ class DetectOutput(Schema):
     width = fields.Integer(required=True)
     height = fields.Integer(required=True)
     detections = fields.List(fields.Nested(DetectionSchema), required=True)
+    image = fields.String(metadata={"format": "byte", "description": "Only with `draw`: "
+                                    "the image with the boxes drawn, a base64 PNG."})
 
 
 class ObjectDetection(Model):
@@ -112,9 +120,12 @@ class ObjectDetection(Model):
     def _detect(self, pixels, item: dict[str, Any]) -> dict[str, Any]:
         height, width = pixels.shape[:2]
         kept = [d for d in self.detector.detect(pixels) if d.score >= item["min_score"]]
-        return {"width": width, "height": height,
-                "detections": [_as_output(d, width, height)
-                               for d in kept[:item["max_detections"]]]}
+        answer = {"width": width, "height": height,
+                  "detections": [_as_output(d, width, height)
+                                 for d in kept[:item["max_detections"]]]}
+        if item["draw"]:
+            answer["image"] = encode_png(draw_detections(pixels, answer["detections"]))
+        return answer
 
 
 def _as_output(detection: Detection, width: int, height: int) -> dict[str, Any]:
@@ -125,6 +136,24 @@ def _as_output(detection: Detection, width: int, height: int) -> dict[str, Any]:
                     "ymax": round(ymax, 4), "xmax": round(xmax, 4)},
             "box_pixels": {"left": round(xmin * width), "top": round(ymin * height),
                            "right": round(xmax * width), "bottom": round(ymax * height)}}
+
+
+#: Box colours by label id (cycled), bright on most backgrounds.
+_COLOURS = ((255, 64, 64), (64, 200, 64), (64, 128, 255), (255, 200, 0), (200, 64, 255))
+
+
+def draw_detections(pixels, detections: list[dict[str, Any]]) -> Image.Image:
+    """The image with each detection's box and label drawn on it."""
+    image = Image.fromarray(pixels)
+    draw = ImageDraw.Draw(image)
+    for detection in detections:
+        box = detection["box_pixels"]
+        colour = _COLOURS[detection["class_id"] % len(_COLOURS)]
+        corners = (box["left"], box["top"], max(box["left"], box["right"] - 1),
+                   max(box["top"], box["bottom"] - 1))
+        draw.rectangle(corners, outline=colour, width=2)
+        draw.text((box["left"] + 2, box["top"] + 1), detection["label"], fill=colour)
+    return image
 
 
 def _default_label_map(model_dir: Path) -> Path:

@@ -110,7 +110,14 @@ def _trickle(handler, _query, _path):
         handler.wfile.flush()
 
 
+def _clip(handler, _query, _path):
+    """A 6-frame H.264 MP4 (the video services' URL tests)."""
+    from tests.helpers.videos import encode, moving_disc
+    handler.send(200, encode(moving_disc(6), 6, "h264"), "video/mp4")
+
+
 ROUTES = {
+    "/clip.mp4": _clip,
     "/redirect": _redirect, "/big.png": _big, "/endless.png": _endless, "/slow.png": _slow,
     "/trickle.png": _trickle,
     "/text": lambda h, q, p: h.send(200, b"hello", "text/plain"),

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.integration
 SERVICES = list(load_registry(environ={}))
 MAX_EXAMPLES = 60
 CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance"
-ENV = {"DOWNLOADER_ALLOW_PUBLIC": "false", "OBJECT_DETECTION_ALLOW_PUBLIC": "false"}
+ENV = {"DOWNLOADER_ALLOW_PUBLIC": "false", "OBJECT_DETECTION_ALLOW_PUBLIC": "false",
+       "VIDEO_ALLOW_PUBLIC": "false", "VIDEO_SPLITTER_ALLOW_PUBLIC": "false"}
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 
 

@@ -64,7 +64,40 @@
       return magic ? IMAGE_MAGIC[magic] : null;
     }
 
+    // Base64 videos (the video pipeline's MP4, a WebM) are played in a <video> (a blob:
+    // URL; the page's CSP allows media from blob: only): the
+    // container is told by its first bytes ("ftyp" at offset 4, or WebM's EBML magic).
+    function videoType(value) {
+      if (typeof value !== "string" || value.length < 64) return null;
+      if (value.startsWith("GkXfo")) return "video/webm";
+      let head = "";
+      try { head = atob(value.slice(0, 16)); } catch (e) { return null; }
+      return head.slice(4, 8) === "ftyp" ? "video/mp4" : null;
+    }
+
+    function showVideo(value, type, path) {
+      const figure = document.createElement("figure");
+      const video = document.createElement("video");
+      // A blob: URL, not a data: one: a video may be megabytes, decoded once here.
+      const bytes = Uint8Array.from(atob(value), function (c) { return c.charCodeAt(0); });
+      video.src = URL.createObjectURL(new Blob([bytes], {type: type}));
+      video.controls = true;
+      video.loop = true;
+      video.muted = true;   // a muted video may start on its own in every browser
+      video.autoplay = true;
+      video.playsInline = true;
+      video.className = "try__image try__video";
+      video.setAttribute("aria-label", path);
+      const caption = document.createElement("figcaption");
+      caption.textContent = path;
+      figure.append(video, caption);
+      images.appendChild(figure);
+      return "<" + type + ", " + Math.round(value.length * 3 / 4) + " bytes: playing above>";
+    }
+
     function withImages(value, path) {
+      const video = videoType(value);
+      if (video) return showVideo(value, video, path);
       const type = imageType(value);
       if (type) {
         const figure = document.createElement("figure");

@@ -77,3 +77,36 @@ def test_try_it_shows_an_image_in_the_answer_as_a_picture(browser, live_services
     assert "image/png" in page.locator("#try-output").inner_text()
     assert "iVBORw0KGgo" not in page.locator("#try-output").inner_text()  # not raw base64
     page.screenshot(path=str(artifacts_dir / "catalog-try-image.png"), full_page=True)
+
+
+def _until(page, expression: str, seconds: float = 15.0):
+    """Poll ``expression`` in the page until it is truthy (the page's CSP forbids the
+    eval that Playwright's wait_for_function needs)."""
+    import time
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"never true: {expression}")
+
+
+def test_try_it_plays_the_video_pipeline_result(browser, live_services, artifacts_dir):
+    urls = live_services("catalog", "video", "video_splitter", "video_combiner",
+                         "style_transfer", env={"CATALOG_TRY_TIMEOUT_S": "60"})
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(urls["catalog"] + "/services/video")
+    assert page.locator("#health").inner_text() == "ready"
+    page.click("#try-run")
+    page.locator("#try-status.try__status--ok").wait_for(timeout=60000)
+    assert page.locator("#try-images video").count() == 1
+    # the browser decoded the H.264 MP4: its size is known and it plays
+    video = "document.querySelector('#try-images video')"
+    _until(page, f"{video}.readyState >= 2")
+    assert page.evaluate(f"{video}.videoWidth") == 64
+    assert page.evaluate(f"{video}.src").startswith("blob:")
+    _until(page, f"{video}.currentTime > 0")
+    assert "video/mp4" in page.locator("#try-output").inner_text()
+    assert '"frames": 4' in page.locator("#try-output").inner_text()
+    page.screenshot(path=str(artifacts_dir / "catalog-try-video.png"), full_page=True)
