@@ -191,7 +191,7 @@ def _chain_table(runs: list[LoadResult]) -> Table:
                   result.p99_ms, result.cpu_ms,
                   ratio(result.p50_ms, base.p50_ms) if base else None,
                   ratio(result.cpu_ms, base.cpu_ms) if base else None)
-    table.notes.append("python = N threads with one pipe client each (requests); its "
+    table.notes.append("python = N threads with one pipe client each; its "
                        "'1 service [apart]' row is one direct call to noop_a with the same "
                        "driver, the baseline of the ratios. Client sequencing's CPU leaves "
                        "out the caller's own (three client calls). wrk rows: same calls "
