@@ -4,6 +4,8 @@ liars, slow and huge answers. One per test process, started on first use.
 Routes (``GET``):
   /scene/<n>.png          test scene n of the generated shapes (object_detection.shapes)
   /scene/<n>.jpg|.gif     the same as JPEG or GIF
+  /single/<n>.png|.jpg    one-shape scene n of the other generator (the classifier's
+                          evaluation set, common/media/other_scenes.py)
   /redirect?to=<url>      302 to <url>
   /hops/<n>               n redirects in a row, then /scene/0.png
   /big.png                image/png, a valid PNG signature then 3 MB, Content-Length set
@@ -61,6 +63,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+
+def single_bytes(index: int, extension: str = "png") -> bytes:
+    """One-shape scene ``index`` of the other generator, encoded in a format."""
+    from services.image_classifier.data import other_scene
+    buffer = io.BytesIO()
+    other_scene(index).image.save(buffer, format=FORMATS[extension][0])
+    return buffer.getvalue()
+
+
+def _single(handler, _query, path):
+    index, _, extension = path.rsplit("/", 1)[1].partition(".")
+    handler.send(200, single_bytes(int(index), extension), FORMATS[extension][1])
 
 
 def _scene(handler, _query, path):
@@ -127,6 +142,8 @@ def _route(path: str):
         return _scene
     if path.startswith("/hops/"):
         return _hops
+    if path.startswith("/single/"):
+        return _single
     return ROUTES.get(path, lambda h, q, p: h.send(404, b"no such route"))
 
 
