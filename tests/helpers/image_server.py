@@ -12,6 +12,8 @@ Routes (``GET``):
   /endless.png            image/png, chunked, no length, keeps sending
   /slow.png               waits 3 s before answering
   /trickle.png            a PNG signature, then a byte every 0.2 s for 10 s
+  /tiny.png               a valid 4x4 PNG: the downloader takes it, the image services
+                          refuse it (sides under 8 pixels)
   /text                   text/plain
   /liar.png               says image/png, sends HTML
   /missing.png            404
@@ -37,6 +39,13 @@ def scene_bytes(index: int, extension: str = "png") -> bytes:
     """Test scene ``index`` encoded in a format."""
     buffer = io.BytesIO()
     shapes.scene("test", index).image.save(buffer, format=FORMATS[extension][0])
+    return buffer.getvalue()
+
+
+def _tiny_png() -> bytes:
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -129,6 +138,7 @@ ROUTES = {
     "/redirect": _redirect, "/big.png": _big, "/endless.png": _endless, "/slow.png": _slow,
     "/trickle.png": _trickle,
     "/text": lambda h, q, p: h.send(200, b"hello", "text/plain"),
+    "/tiny.png": lambda h, q, p: h.send(200, _tiny_png(), "image/png"),
     "/liar.png": lambda h, q, p: h.send(200, b"<html>not an image</html>", "image/png"),
     "/missing.png": lambda h, q, p: h.send(404, b"no"),
     "/whoami.png": lambda h, q, p: h.send(200, scene_bytes(0), "image/png",

@@ -87,7 +87,8 @@ def test_the_pipeline_publishes_the_classifier_output(stack):
 
 
 def test_a_bad_item_fails_alone_through_every_hop(client, stack):
-    inputs = [urls(IMAGES[:1])[0], {"url": image_server().url("/missing.png")}]
+    # the downloader fetches the tiny PNG; the preprocessor refuses it (under 8 pixels)
+    inputs = [urls(IMAGES[:1])[0], {"url": image_server().url("/tiny.png")}]
     for response in (
             requests.post(f"{stack['downloader']}/predict", json=inputs, timeout=60,
                           headers={"X-Pipe-Next": ", ".join(CHAIN)}),
@@ -95,7 +96,7 @@ def test_a_bad_item_fails_alone_through_every_hop(client, stack):
         body = response.json()
         assert response.status_code == 200, body
         assert body["result"][0]["label"] in LABELS and body["result"][1] is None
-        assert body["metadata"]["errors"]["1"]["stage"] == "downloader"
+        assert body["metadata"]["errors"]["1"]["stage"] == "image_preprocessor"
 
 
 def native_batch(indices) -> np.ndarray:
