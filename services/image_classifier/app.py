@@ -16,7 +16,7 @@ from flask import Flask
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from common import Model, create_service_app
-from common.media.images import IMAGE_SERVICE_DEFAULTS, per_item
+from common.media.images import IMAGE_SERVICE_DEFAULTS, per_item, sample_image
 from common.media.scenes import LABELS
 from common.serving.validation import Flag, Whole
 
@@ -100,8 +100,10 @@ class ImageClassifier(Model):
     # a result cache would key on 800 KB tensors; a repeat is cheaper to score again
     deterministic = False
 
-    # No sample_input: the smallest valid input is an 800 KB tensor, too big for
-    # /metadata, the contract and the catalog's curl lines; warmup() makes its own.
+    # a small tensor (16x12, stretched to 224x224 by the service), so that /metadata,
+    # the contract and the catalog's examples stay small; the native one is 800 KB
+    sample_input = {"tensor": native.encode(native.from_image(sample_image(), (16, 12))),
+                    "shape": [12, 16, 3]}
 
     def load(self) -> None:
         """Load the SavedModel (imports TensorFlow here, after the fork)."""
@@ -110,7 +112,6 @@ class ImageClassifier(Model):
 
     def warmup(self) -> None:
         """Score the sample picture's native tensor once (traces the signature)."""
-        from common.media.images import sample_image
         tensor = native.from_image(sample_image())
         self.predict([{"tensor": native.encode(tensor), "shape": list(native.SHAPE)}])
 
@@ -125,6 +126,8 @@ class ImageClassifier(Model):
             "service": "image_preprocessor", "request": native.RECIPE,
             "tensor": {"shape": list(native.SHAPE), "dtype": "float32",
                        "encodings": ["base64", "list"]},
+            "other_sizes": "an [H, W, 3] tensor of at least 8x8 is stretched to 224x224 "
+                           "(bilinear), as the preprocessor's 'stretch' would",
             "labels": list(LABELS),
             "other_recipes": "converted exactly when the input's 'recipe' gives them "
                              "(image_preprocessor's answer echoes its recipe)"}}

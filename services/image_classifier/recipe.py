@@ -4,7 +4,8 @@ model's own recipe. NumPy only (no TensorFlow: the service imports this before f
 The model's recipe is VGG's (Caffe-style): the image stretched to 224x224, pixels
 0..255, the ImageNet mean subtracted per channel, channels in BGR order, HWC. A tensor
 made by image_preprocessor with another recipe (its defaults, say) is converted exactly:
-the preprocessor's normalisation is affine per channel, so it is undone and redone.
+the preprocessor's normalisation is affine per channel, so it is undone and redone. A
+tensor of another size (at least 8x8) is stretched to 224x224 as the preprocessor would.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from common.core.errors import InvalidInput
 
 SIZE = 224
 SHAPE = (SIZE, SIZE, 3)
+MIN_SIDE = 8
 #: The ImageNet mean in R, G, B order (as image_preprocessor takes ``mean``).
 VGG_MEAN_RGB = (123.68, 116.779, 103.939)
 
@@ -82,19 +84,29 @@ def to_native(array: np.ndarray, recipe: Mapping[str, Any]) -> np.ndarray:
         array = array[0]
     if recipe.get("layout") == "CHW" and array.ndim == 3:
         array = array.transpose(1, 2, 0)
-    if array.shape != SHAPE:
+    if array.ndim != 3 or array.shape[2] != 3 or min(array.shape[:2]) < MIN_SIDE:
         raise InvalidInput(f"tensor: its shape is {list(array.shape)}; the model takes "
                            f"{list(SHAPE)} (HWC; CHW and a batch axis of 1 are undone when "
-                           "'recipe' says so).", {"shape": [f"Must be {list(SHAPE)}."]})
+                           "'recipe' says so; other sizes of at least 8x8 are resized).",
+                           {"shape": [f"Must be {list(SHAPE)}."]})
     if not np.all(np.isfinite(array)):
         raise InvalidInput("tensor: holds NaN or infinite values.", {"tensor": ["Not finite."]})
-    if _same(recipe, NATIVE):
-        return np.ascontiguousarray(array, dtype=np.float32)
-    rgb = array[..., ::-1] if recipe.get("channel_order") == "BGR" else array
-    pixels = (rgb * np.asarray(recipe["std"], np.float32) + np.asarray(recipe["mean"], np.float32)) \
-        / np.float32(recipe["scale"])
-    native = (pixels - np.asarray(VGG_MEAN_RGB, np.float32))[..., ::-1]
-    return np.ascontiguousarray(native, dtype=np.float32)
+    if not _same(recipe, NATIVE):
+        rgb = array[..., ::-1] if recipe.get("channel_order") == "BGR" else array
+        pixels = (rgb * np.asarray(recipe["std"], np.float32)
+                  + np.asarray(recipe["mean"], np.float32)) / np.float32(recipe["scale"])
+        array = (pixels - np.asarray(VGG_MEAN_RGB, np.float32))[..., ::-1]
+    return np.ascontiguousarray(_resized(array), dtype=np.float32)
+
+
+def _resized(array: np.ndarray) -> np.ndarray:
+    """The tensor stretched to 224x224 (bilinear, per channel) unless it is already;
+    resizing is linear, so it commutes with the recipe's per-channel arithmetic."""
+    if array.shape == SHAPE:
+        return array
+    from PIL import Image
+    return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(array[..., c]), mode="F")
+                                .resize((SIZE, SIZE), Image.BILINEAR)) for c in range(3)], -1)
 
 
 def _same(recipe: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
@@ -108,11 +120,11 @@ def _close(a: Any, b: Any) -> bool:
     return a is not None and np.allclose(np.asarray(a, float), np.asarray(b, float))
 
 
-def from_image(image) -> np.ndarray:
+def from_image(image, size: tuple[int, int] = (SIZE, SIZE)) -> np.ndarray:
     """The native tensor of a Pillow image, made as image_preprocessor makes it with
-    :data:`RECIPE` (stretched to 224x224 with bilinear filtering)."""
+    :data:`RECIPE` (stretched to ``size``, 224x224 by default, bilinear)."""
     from PIL import Image
-    return from_rgb_uint8(np.asarray(image.convert("RGB").resize((SIZE, SIZE), Image.BILINEAR)))
+    return from_rgb_uint8(np.asarray(image.convert("RGB").resize(size, Image.BILINEAR)))
 
 
 def encode(array: np.ndarray) -> str:
@@ -121,6 +133,6 @@ def encode(array: np.ndarray) -> str:
 
 
 def from_rgb_uint8(pixels: np.ndarray) -> np.ndarray:
-    """The native tensor of a uint8 RGB [224, 224, 3] image (for training and tests)."""
+    """The native tensor of a uint8 RGB [H, W, 3] image (for training and tests)."""
     return np.ascontiguousarray(
         (pixels.astype(np.float32) - np.asarray(VGG_MEAN_RGB, np.float32))[..., ::-1])

@@ -81,6 +81,21 @@ def test_the_list_encoding_and_a_whole_preprocessor_answer_are_taken(client):
         assert client.post("/predict", json=body).get_json()["result"] == native
 
 
+def test_a_tensor_of_another_size_is_stretched_to_224(client):
+    image = other_scene(722).image
+    native = client.post("/predict", json=tensor_item(image)).get_json()["result"]
+    small = client.post("/predict", json=tensor_item(
+        image, Recipe(**{**VGG.__dict__, "width": 160, "height": 120}))).get_json()
+    assert small["result"]["label"] == native["label"]
+
+
+def test_the_published_sample_is_small_and_accepted(client):
+    meta = client.get("/metadata").get_json()
+    assert len(meta["sample_input"]["tensor"]) < 4000
+    answer = client.post("/predict", json=meta["sample_input"])
+    assert answer.status_code == 200 and answer.get_json()["result"]["label"] in LABELS
+
+
 def test_metadata_states_the_preprocessing_recipe(client):
     meta = client.get("/metadata").get_json()
     recipe = meta["preprocessing"]
@@ -104,7 +119,8 @@ BAD = {
     "no tensor": ({"shape": [224, 224, 3]}, "tensor"),
     "not base64": ({"tensor": "%%%notbase64", "shape": [224, 224, 3]}, "tensor"),
     "wrong byte count": ({"tensor": _b64(100), "shape": [224, 224, 3]}, "tensor"),
-    "wrong shape": ({"tensor": _b64(4 * 112 * 112 * 3), "shape": [112, 112, 3]}, "shape"),
+    "four channels": ({"tensor": _b64(4 * 112 * 112 * 4), "shape": [112, 112, 4]}, "shape"),
+    "under 8x8": ({"tensor": _b64(4 * 4 * 112 * 3), "shape": [4, 112, 3]}, "shape"),
     "float64": ({**good(), "dtype": "float64"}, "dtype"),
     "big endian": ({**good(), "byte_order": "big"}, "byte_order"),
     "list said, string given": ({**good(), "encoding": "list"}, "tensor"),
