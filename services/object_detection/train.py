@@ -2,7 +2,7 @@
 with the TF Object Detection API's signature.
 
     python -m services.object_detection.train [--out services/object_detection/artifacts]
-        [--scenes 7000] [--epochs 14] [--max-minutes 19] [--batch-size 32]
+        [--scenes 5000] [--epochs 40] [--max-minutes 21] [--batch-size 32]
 
 Writes ``<out>/model/`` (the SavedModel), ``<out>/label_map.pbtxt`` and
 ``<out>/meta.json`` (settings, timings, losses and the mAP@0.5 of evaluate.py on a
@@ -34,12 +34,12 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "artifacts"
 class TrainConfig:
     """Everything that determines a trained detector."""
 
-    scenes: int = 7000
+    scenes: int = 5000
     validation_scenes: int = 300
-    epochs: int = 14
+    epochs: int = 40
     batch_size: int = 32
     learning_rate: float = 3e-3
-    max_minutes: float = 19.0
+    max_minutes: float = 21.0
     eval_scenes: int = 300
 
 
