@@ -21,6 +21,7 @@ def old_generator(checkout: Path):
     spec = importlib.util.spec_from_file_location(
         "old_shapes", checkout / "services" / "object_detection" / "shapes.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["old_shapes"] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
