@@ -4,7 +4,8 @@ The vision models (object_detection, image_classifier) train on these so that th
 on images nobody here drew: textured, gradient and noisy backgrounds; any colour, filled
 or outlined or with a gradient fill; small to large shapes, at any rotation; irregular
 as well as equilateral triangles; overlapping shapes and occluding strokes; blur, noise,
-colour casts and JPEG compression. A scene is fully determined by its random generator,
+colour casts and JPEG compression. The detector's shape sizes are log-uniform, so that
+small shapes are as common as large ones. A scene is fully determined by its random generator,
 so callers make reproducible, disjoint splits from seed ranges.
 
 Shapes are drawn anti-aliased: each one's mask is drawn at four times the size and
@@ -63,9 +64,10 @@ class Settings:
     max_scale: float = 0.45
     max_overlap: float = 0.3    # IoU allowed with any shape already placed
     occluders: float = 0.5      # chance of occluding strokes and blobs
+    log_sizes: bool = False     # sizes log-uniform (as many small shapes as large)
 
 
-DETECTION = Settings()
+DETECTION = Settings(min_scale=0.06, log_sizes=True)
 #: One shape per image, small to large (the classifier's scenes).
 CLASSIFICATION = Settings(min_side=64, max_side=360, min_count=1, max_count=1,
                           min_scale=0.16, max_scale=0.9, max_overlap=0.0, occluders=0.6)
@@ -180,7 +182,10 @@ def _place(rng: np.random.Generator, image: Image.Image, taken: list[Shape],
     """A shape at a spot overlapping the others at most ``max_overlap`` (IoU)."""
     width, height = image.size
     for _ in range(30):
-        side = rng.uniform(settings.min_scale, settings.max_scale) * min(width, height)
+        low, high = settings.min_scale, settings.max_scale
+        scale = math.exp(rng.uniform(math.log(low), math.log(high))) if settings.log_sizes \
+            else rng.uniform(low, high)
+        side = scale * min(width, height)
         side = max(side, 6.0)
         x0, y0 = rng.uniform(0, width - side), rng.uniform(0, height - side)
         label = str(rng.choice(LABELS))
