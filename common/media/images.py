@@ -220,8 +220,10 @@ def per_item(values: Sequence[Any], function: Callable[[Any], T],
             if len(values) == 1:
                 raise
             details = e.details if isinstance(e.details, dict) else {}
+            # keyed by the item's index too: the rule by which a chain's hop fails only
+            # that item and sends the others on (common/client/bulk.pipe_partial)
             raise type(e)(f"items[{index}].{field}: {e.message}",
-                          {**details, "index": index}) from e
+                          {**details, "index": index, str(index): {field: [e.message]}}) from e
     return results
 
 

@@ -238,6 +238,9 @@ def _elements(tensor: dict, field, binary: bytes, offset: int) -> tuple[list, in
     """A tensor's elements (from JSON ``data`` or the binary section), checked against
     its datatype, its shape and the rule's one element per item."""
     name, kind, shape = tensor["name"], tensor["datatype"], tensor["shape"]
+    dims = tensors.tensor_shape(field)
+    if dims is not None:
+        return _tensor_elements(tensor, dims, binary, offset)
     if kind not in tensors.accepted(field):
         raise InvalidInput(f"Input {name!r} must be {' or '.join(tensors.accepted(field))}, "
                            f"not {kind}.")
@@ -263,6 +266,24 @@ def _elements(tensor: dict, field, binary: bytes, offset: int) -> tuple[list, in
     if len(elements) != count:
         raise InvalidInput(f"Input {name!r} has shape {shape} but {len(elements)} elements.")
     return elements, offset
+
+
+def _tensor_elements(tensor: dict, dims: list[int], binary: bytes,
+                     offset: int) -> tuple[list, int]:
+    """The per-item slices of an input tensor that is a real FP32 tensor ``[N, *dims]``."""
+    name, kind, shape = tensor["name"], tensor["datatype"], tensor["shape"]
+    if kind != "FP32":
+        raise InvalidInput(f"Input {name!r} must be FP32, not {kind}.")
+    if not shape or not 1 <= shape[0] <= current_app.config["MAX_BATCH_SIZE"]:
+        raise InvalidInput(f"Input {name!r} has shape {shape}; its batch (first "
+                           f"dimension) must be 1 to {current_app.config['MAX_BATCH_SIZE']}.")
+    size = tensor["parameters"].get("binary_data_size")
+    raw = None
+    if size is not None:
+        if type(size) is not int or size < 0 or offset + size > len(binary):
+            raise InvalidInput(f"Input {name!r}: binary_data_size does not fit the body.")
+        raw, offset = binary[offset:offset + size], offset + size
+    return tensors.tensor_slices(name, shape, dims, tensor.get("data"), raw), offset
 
 
 def _response(document: dict[str, Any], outputs: list[Any]) -> Response:

@@ -8,6 +8,9 @@
 - An image (a field of format ``byte``) is ``BYTES`` holding the encoded file: raw bytes
   with the binary extension, or base64 text in JSON.
 - Anything else (a list, an object) is ``BYTES`` holding its JSON.
+- A field that declares a tensor shape (metadata ``oip_tensor``, e.g. ``[224, 224, 3]``)
+  is an ``FP32`` tensor ``[N, *shape]``, one slice per item (raw little-endian floats
+  with the binary extension); the item gets it as base64 of those raw bytes.
 - A request parameter named like an input field sets that field for every item (an
   input tensor of the same name wins); ``binary_data_output`` asks for binary outputs.
 """
@@ -19,6 +22,7 @@ import math
 import struct
 from typing import Any
 
+import numpy as np
 from marshmallow import Schema, fields
 
 from common.core.errors import InvalidInput
@@ -33,8 +37,16 @@ BINARY_FORMATS = {"BOOL": ("?", 1), "INT8": ("b", 1), "INT16": ("h", 2), "INT32"
 DATATYPES = ("BYTES", *BINARY_FORMATS)
 
 
+def tensor_shape(field: fields.Field) -> list[int] | None:
+    """The per-item shape of a field that travels as an FP32 tensor, else None."""
+    shape = field.metadata.get("oip_tensor")
+    return [int(d) for d in shape] if shape else None
+
+
 def datatype(field: fields.Field) -> str:
     """The tensor datatype of a schema field."""
+    if tensor_shape(field):
+        return "FP32"
     if isinstance(field, fields.Boolean):
         return "BOOL"
     if isinstance(field, fields.Integer):
@@ -67,12 +79,14 @@ def output_datatype(field: fields.Field) -> str:
 def describe(schema: type[Schema], outputs: bool = False) -> list[dict[str, Any]]:
     """Tensor metadata (name, datatype, shape) of a schema's fields."""
     kind = output_datatype if outputs else datatype
-    return [{"name": name, "datatype": kind(field), "shape": [-1]}
+    return [{"name": name, "datatype": kind(field), "shape": [-1, *(tensor_shape(field) or [])]}
             for name, field in schema().fields.items()]
 
 
 def item_value(field: fields.Field, element: Any) -> Any:
     """The JSON value an item gets from one tensor element."""
+    if tensor_shape(field):  # already its item's slice, as base64 (tensor_slices)
+        return element
     if isinstance(element, (bytes, bytearray)):
         if field.metadata.get("format") == "byte":  # an image: the encoded file itself
             return base64.b64encode(bytes(element)).decode("ascii")
@@ -102,6 +116,35 @@ def output_element(field: fields.Field, value: Any, binary: bool = False) -> Any
         except ValueError:
             return value
     return value
+
+
+def tensor_slices(name: str, shape: list[int], dims: list[int], data: Any,
+                  raw: bytes | None) -> list[str]:
+    """The per-item slices of an FP32 tensor ``[N, *dims]`` as base64 of raw little-endian
+    float32: from the binary extension's ``raw`` bytes as they are, or from JSON ``data``
+    (checked to be finite numbers)."""
+    if list(shape[1:]) != dims:
+        raise InvalidInput(f"Input {name!r} has shape {shape}; it must be "
+                           f"[batch, {', '.join(map(str, dims))}].")
+    per_item = int(np.prod(dims))
+    if raw is not None:
+        if len(raw) != shape[0] * per_item * 4:
+            raise InvalidInput(f"{len(raw)} bytes of binary data do not hold a {shape} "
+                               "FP32 tensor.")
+    else:
+        raw = _float_bytes(name, flatten(data, shape[0] * per_item, name), shape[0] * per_item)
+    size = per_item * 4
+    return [base64.b64encode(raw[i * size:(i + 1) * size]).decode("ascii")
+            for i in range(shape[0])]
+
+
+def _float_bytes(name: str, elements: list[Any], count: int) -> bytes:
+    if len(elements) != count or not {type(e) for e in elements} <= {int, float}:
+        raise InvalidInput(f"Input {name!r} must hold {count} numbers.")
+    array = np.asarray(elements, dtype=np.float64)
+    if not np.all(np.isfinite(array)) or np.any(np.abs(array) > 3.4e38):
+        raise InvalidInput(f"Input {name!r} holds a number FP32 cannot hold.")
+    return array.astype("<f4").tobytes()
 
 
 def decode_binary(kind: str, raw: bytes, count: int) -> list[Any]:

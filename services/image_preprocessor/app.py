@@ -67,6 +67,21 @@ class PreprocessInput(Schema):
                                   " use 'base64' for larger tensors.", "encoding")
 
 
+class RecipeOutput(Schema):
+    """The recipe the tensor was made with, so that a next stage can check or undo it."""
+
+    width = fields.Integer(required=True)
+    height = fields.Integer(required=True)
+    resize = fields.String(required=True)
+    pad_value = fields.Integer(required=True)
+    scale = fields.Float(required=True)
+    mean = fields.List(fields.Float(), required=True)
+    std = fields.List(fields.Float(), required=True)
+    channel_order = fields.String(required=True)
+    layout = fields.String(required=True)
+    batch_dim = fields.Boolean(required=True)
+
+
 class PreprocessOutput(Schema):
     """The tensor, its shape and dtype, and how output pixels map to input pixels."""
 
@@ -83,6 +98,8 @@ class PreprocessOutput(Schema):
     scale_y = fields.Float(required=True)
     offset_x = fields.Float(required=True)
     offset_y = fields.Float(required=True)
+    recipe = fields.Nested(RecipeOutput, required=True, metadata={
+        "description": "The recipe used (the request's, defaults filled in)."})
 
 
 _RECIPE_FIELDS = ("width", "height", "resize", "pad_value", "scale", "channel_order",
@@ -122,7 +139,9 @@ class ImagePreprocessor(Function):
                 "byte_order": "little", "shape": list(tensor.array.shape),
                 "original_width": image.width, "original_height": image.height,
                 "scale_x": tensor.scale_x, "scale_y": tensor.scale_y,
-                "offset_x": tensor.offset_x, "offset_y": tensor.offset_y}
+                "offset_x": tensor.offset_x, "offset_y": tensor.offset_y,
+                "recipe": {**{k: item[k] for k in _RECIPE_FIELDS},
+                           "mean": list(item["mean"]), "std": list(item["std"])}}
 
 
 DEFAULTS = {**IMAGE_SERVICE_DEFAULTS}

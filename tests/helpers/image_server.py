@@ -4,12 +4,16 @@ liars, slow and huge answers. One per test process, started on first use.
 Routes (``GET``):
   /scene/<n>.png          test scene n of the generated shapes (object_detection.shapes)
   /scene/<n>.jpg|.gif     the same as JPEG or GIF
+  /single/<n>.png|.jpg    one-shape scene n of the other generator (the classifier's
+                          evaluation set, common/media/other_scenes.py)
   /redirect?to=<url>      302 to <url>
   /hops/<n>               n redirects in a row, then /scene/0.png
   /big.png                image/png, a valid PNG signature then 3 MB, Content-Length set
   /endless.png            image/png, chunked, no length, keeps sending
   /slow.png               waits 3 s before answering
   /trickle.png            a PNG signature, then a byte every 0.2 s for 10 s
+  /tiny.png               a valid 4x4 PNG: the downloader takes it, the image services
+                          refuse it (sides under 8 pixels)
   /text                   text/plain
   /liar.png               says image/png, sends HTML
   /missing.png            404
@@ -38,6 +42,13 @@ def scene_bytes(index: int, extension: str = "png") -> bytes:
     return buffer.getvalue()
 
 
+def _tiny_png() -> bytes:
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -61,6 +72,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+
+def single_bytes(index: int, extension: str = "png") -> bytes:
+    """One-shape scene ``index`` of the other generator, encoded in a format."""
+    from services.image_classifier.data import other_scene
+    buffer = io.BytesIO()
+    other_scene(index).image.save(buffer, format=FORMATS[extension][0])
+    return buffer.getvalue()
+
+
+def _single(handler, _query, path):
+    index, _, extension = path.rsplit("/", 1)[1].partition(".")
+    handler.send(200, single_bytes(int(index), extension), FORMATS[extension][1])
 
 
 def _scene(handler, _query, path):
@@ -121,6 +145,7 @@ ROUTES = {
     "/redirect": _redirect, "/big.png": _big, "/endless.png": _endless, "/slow.png": _slow,
     "/trickle.png": _trickle,
     "/text": lambda h, q, p: h.send(200, b"hello", "text/plain"),
+    "/tiny.png": lambda h, q, p: h.send(200, _tiny_png(), "image/png"),
     "/liar.png": lambda h, q, p: h.send(200, b"<html>not an image</html>", "image/png"),
     "/missing.png": lambda h, q, p: h.send(404, b"no"),
     "/whoami.png": lambda h, q, p: h.send(200, scene_bytes(0), "image/png",
@@ -134,6 +159,8 @@ def _route(path: str):
         return _scene
     if path.startswith("/hops/"):
         return _hops
+    if path.startswith("/single/"):
+        return _single
     return ROUTES.get(path, lambda h, q, p: h.send(404, b"no such route"))
 
 

@@ -9,7 +9,9 @@ VADER-based stand-in with the same contract (tests/helpers/vader_sentiment.py)
 answers under the same name, from a test registry.
 
 ``classy`` is the Classy chain as a declared pipeline (server sequencing): downloader,
-then object_detection on the downloaded ``image``.
+then object_detection on the downloaded ``image``. ``classy_classifier`` is the
+project's own pipeline config (services/image_classifier/classy.yaml: downloader ->
+image_preprocessor -> image_classifier), warmed up on an image of the local server.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from common.core.registry import DEFAULT_REGISTRY, ROOT, load_registry
 from tests.helpers.image_server import image_server
 
 NAMES = ("downloader", "image_preprocessor", "object_detection", "meme", "sentiment",
-         "classy")
+         "classy", "image_classifier", "classy_classifier")
 STAND_IN = "tests.helpers.vader_sentiment:create_app()"
 
 _registry_file: Path | None = None
@@ -50,6 +52,11 @@ def test_registry() -> Path:
             pipeline.write_text(yaml.safe_dump(classy_pipeline()))
             document["services"]["classy"] = {
                 "app": f"common.pipeline:create_pipeline_app({str(pipeline)!r})", "port": 1}
+            classifier_chain = folder / "classy_classifier.yaml"
+            classifier_chain.write_text(yaml.safe_dump(classifier_pipeline()))
+            document["services"]["classy_classifier"] = {
+                "app": f"common.pipeline:create_pipeline_app({str(classifier_chain)!r})",
+                "port": 1}
             _registry_file = folder / "registry.yaml"
             _registry_file.write_text(yaml.safe_dump(document))
         return _registry_file
@@ -62,6 +69,13 @@ def classy_pipeline() -> dict:
             "sample_input": {"url": image_server().url("/scene/0.png")},
             "steps": [{"service": "downloader"},
                       {"service": "object_detection", "take": ["image"]}]}
+
+
+def classifier_pipeline() -> dict:
+    """services/image_classifier/classy.yaml, warmed up on a one-shape image here."""
+    document = yaml.safe_load((ROOT / "services" / "image_classifier" / "classy.yaml")
+                              .read_text())
+    return {**document, "sample_input": {"url": image_server().url("/single/0.png")}}
 
 
 def environment(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -1,0 +1,161 @@
+"""Train the shipped shape classifier on domain-randomised one-shape scenes and export
+it as a SavedModel that takes image_preprocessor's VGG-recipe tensor.
+
+    python -m services.image_classifier.train [--out services/image_classifier/artifacts]
+        [--scenes 12000] [--epochs 16] [--max-minutes 18] [--batch-size 64]
+
+Writes ``<out>/model/`` (the SavedModel) and ``<out>/meta.json`` (settings, timings,
+losses and evaluate.py's figures, measured through the exported artifact). Training
+stops early when ``--max-minutes`` is reached, with the learning rate annealed to the
+deadline, so a run on a busy two-core machine stays bounded. Fixed seed.
+
+TensorFlow is imported inside functions only: tests import this module.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from common.media.scenes import LABELS
+
+from . import data
+from .network import INPUT, block_average, build_network, export
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "artifacts"
+#: Seconds kept for export and evaluation at the end of ``--max-minutes``.
+EXPORT_RESERVE_S = 120.0
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a trained classifier."""
+
+    scenes: int = 12000
+    validation_scenes: int = 500
+    epochs: int = 16
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    max_minutes: float = 18.0
+    eval_scenes: int = 500
+
+
+def encode(split: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 [N, 56, 56, 3] block averages of the stretched scenes, and their labels."""
+    images = np.zeros((count, INPUT, INPUT, 3), np.uint8)
+    labels = np.zeros(count, np.int32)
+    for index in range(count):
+        drawn = data.scene(split, index)
+        images[index] = np.round(block_average(data.stretched(drawn.image))).astype(np.uint8)
+        labels[index] = data.label_of(drawn)
+    return images, labels
+
+
+def train(config: TrainConfig) -> tuple[object, dict]:
+    """Train a network; returns it and the training history summary."""
+    import keras
+    keras.utils.set_random_seed(0)
+    started = time.monotonic()
+    x, y = encode("train", config.scenes)
+    xv, yv = encode("validation", config.validation_scenes)
+    data_seconds = time.monotonic() - started
+    network = build_network()
+    network.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                    loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    steps = config.epochs * int(np.ceil(len(x) / config.batch_size))
+    budget = TimeBudget(config.learning_rate, steps,
+                        started + config.max_minutes * 60 - EXPORT_RESERVE_S)
+    history = network.fit(_batches(x, y, config.batch_size, augment=True),
+                          epochs=config.epochs, verbose=2, callbacks=[budget], shuffle=False,
+                          validation_data=_batches(xv, yv, config.batch_size))
+    last = {k: round(float(v[-1]), 4) for k, v in history.history.items()}
+    return network, {"data_seconds": round(data_seconds, 1),
+                     "train_seconds": round(time.monotonic() - started - data_seconds, 1),
+                     "epochs_run": len(history.history["loss"]), "steps_run": budget.step,
+                     **last}
+
+
+def _batches(images: np.ndarray, labels: np.ndarray, batch_size: int, augment=False):
+    """Batches scaled to 0..1 on the fly (uint8 in memory); with ``augment``, shuffled
+    every epoch and flipped / turned by quarter turns (none of which changes a label)."""
+    import tensorflow as tf
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    if augment:
+        dataset = dataset.shuffle(len(images), seed=0, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y))
+    if augment:
+        dataset = dataset.map(_augment)
+    return dataset.prefetch(2)
+
+
+def _augment(x, y):
+    import tensorflow as tf
+    x = tf.image.random_flip_left_right(tf.image.random_flip_up_down(x, seed=1), seed=2)
+    turns = tf.random.uniform([], 0, 4, dtype=tf.int32, seed=3)
+    return tf.image.rot90(x, turns), y
+
+
+def TimeBudget(peak: float, steps: int, deadline: float):
+    """A Keras callback: cosine learning-rate decay over whichever runs out first, the
+    planned steps or the time left, then stop (so a busy machine still ends annealed)."""
+    import keras
+
+    class _TimeBudget(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.step, self.begin = 0, time.monotonic()
+
+        def on_train_batch_begin(self, batch, logs=None):
+            rate = peak * (0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * min(1.0, self.progress))))
+            self.model.optimizer.learning_rate.assign(rate)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.step += 1
+            if self.progress >= 1.0:
+                self.model.stop_training = True
+
+        @property
+        def progress(self) -> float:
+            span = max(1e-9, deadline - self.begin)
+            return max(self.step / steps, (time.monotonic() - self.begin) / span)
+
+    callback = _TimeBudget()
+    callback.step = 0
+    return callback
+
+
+def save(network, out: Path, config: TrainConfig, summary: dict) -> dict:
+    """Export the SavedModel, evaluate the export, write meta.json."""
+    from .evaluate import evaluate
+    model_dir = out / "model"
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    export(network, str(model_dir))
+    report = evaluate(model_dir, config.eval_scenes)
+    meta = {"config": asdict(config), "labels": list(LABELS), **summary,
+            "evaluation": report, "params": int(network.count_params())}
+    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Train, export and evaluate (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    for name, default in asdict(TrainConfig()).items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
+    args = vars(parser.parse_args(argv))
+    out = args.pop("out")
+    config = TrainConfig(**args)
+    network, summary = train(config)
+    meta = save(network, out, config, summary)
+    print(json.dumps(meta, indent=2))
+
+
+if __name__ == "__main__":
+    main()
