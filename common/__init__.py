@@ -11,13 +11,30 @@
 
 This module is the small public face a service's code imports from.
 """
-from .client import Client
-from .core.errors import (DeadlineExceeded, InternalError, InvalidInput, MethodNotAllowed,
-                          NotFound, NotReady, PayloadTooLarge, ServiceError, Unauthorized,
-                          UnsupportedMediaType, UpstreamError)
-from .serving import ANY_SERVICE, Failed, Function, Model, create_service_app, start_model
+from __future__ import annotations
 
-__all__ = ["ANY_SERVICE", "Client", "Failed", "Function", "Model", "create_service_app",
-           "start_model", "ServiceError", "InvalidInput", "Unauthorized", "NotFound",
-           "MethodNotAllowed", "PayloadTooLarge", "UnsupportedMediaType", "NotReady",
-           "UpstreamError", "DeadlineExceeded", "InternalError"]
+import importlib
+from typing import Any
+
+#: name -> the module that defines it; imported on first use, so a command that needs
+#: only the registry (the launcher, deploy.serve, the healthcheck) starts fast.
+_EXPORTS = {
+    "Client": "common.client",
+    **dict.fromkeys(["DeadlineExceeded", "InternalError", "InvalidInput", "MethodNotAllowed",
+                     "NotFound", "NotReady", "PayloadTooLarge", "ServiceError",
+                     "Unauthorized", "UnsupportedMediaType", "UpstreamError"],
+                    "common.core.errors"),
+    **dict.fromkeys(["ANY_SERVICE", "Failed", "Function", "Model", "create_service_app",
+                     "start_model"], "common.serving"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """The public names, imported when first asked for (PEP 562)."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'common' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
