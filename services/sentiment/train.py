@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from services.sentiment import data, extra_data, features, metrics
+from services.sentiment import data, everyday_gen, extra_data, features, metrics
 
 META_FILE = "meta.json"
 VERSION = "2.0.0"
@@ -61,6 +61,7 @@ class TrainConfig:
     max_tokens: int = 20000
     min_count: int = 2  # words seen once get no embedding row: they would only be memorised
     sequence_length: int = 64
+    ngrams: int = 1  # 2: word pairs too ("never arrived", "not bad"), after the single words
     embed_dim: int = 16
     hidden: int = 32
     dropout: float = 0.4
@@ -70,6 +71,8 @@ class TrainConfig:
     patience: int = 2
     lexicon: bool = True  # add the VADER and Pattern lexicon entries as one-word items
     lexicon_share: float = 0.5  # their total weight, relative to one sentence domain
+    generated: int = 6000  # generated everyday sentences (everyday_gen.py) added to training
+    generated_share: float = 1.0  # their total weight, relative to one sentence domain
 
 
 @dataclass
@@ -82,9 +85,11 @@ class Arrays:
     weights: np.ndarray  # (N,) float32
 
 
-def balanced_weights(items: list[data.Item], lexicon_share: float = 1.0) -> np.ndarray:
+def balanced_weights(items: list[data.Item], lexicon_share: float = 1.0,
+                     generated_share: float = 1.0) -> np.ndarray:
     """Weights that give every (domain, class) cell the same total weight, mean 1;
-    the lexicon items' cells get `lexicon_share` of that.
+    the lexicon items' cells get `lexicon_share` of that, the generated everyday
+    sentences' cells `generated_share`.
 
     Why: the domains differ a lot in class balance (movie has 5% neutral, nyt 46%).
     Equal cells make the network assume a uniform prior over classes and domains,
@@ -94,20 +99,20 @@ def balanced_weights(items: list[data.Item], lexicon_share: float = 1.0) -> np.n
     counts: dict[tuple[str, int], int] = {}
     for cell in cells:
         counts[cell] = counts.get(cell, 0) + 1
-    share = {True: lexicon_share, False: 1.0}
-    raw = np.array([share[c[0] == extra_data.LEXICON_DOMAIN] / counts[c] for c in cells],
-                   dtype=np.float32)
+    share = {extra_data.LEXICON_DOMAIN: lexicon_share, everyday_gen.DOMAIN: generated_share}
+    raw = np.array([share.get(c[0], 1.0) / counts[c] for c in cells], dtype=np.float32)
     return raw * (len(raw) / raw.sum()) if len(raw) else raw
 
 
-def to_arrays(items: list[data.Item], lexicon_share: float = 1.0) -> Arrays:
+def to_arrays(items: list[data.Item], lexicon_share: float = 1.0,
+              generated_share: float = 1.0) -> Arrays:
     """Texts, lexicon features, labels and training weights for a list of items."""
     texts = [i.text for i in items]
     return Arrays(
         texts=np.array(texts, dtype=object),
         feats=features.lexicon_features(texts, FEATURES),
         labels=np.array([i.label for i in items], dtype=np.int32),
-        weights=balanced_weights(items, lexicon_share),
+        weights=balanced_weights(items, lexicon_share, generated_share),
     )
 
 
@@ -119,11 +124,19 @@ def tokens(text: str) -> list[str]:
     return text.lower().translate(_STRIP).split()
 
 
+def grams(text: str, n: int) -> list[str]:
+    """The words of `text`, then (n = 2) its word pairs joined by a space, as
+    TextVectorization(ngrams=n) makes them."""
+    words = tokens(text)
+    return words + [" ".join(p) for p in zip(words, words[1:])] if n >= 2 else words
+
+
 def vocabulary(texts: np.ndarray, cfg: TrainConfig) -> list[str]:
-    """Words seen at least cfg.min_count times, most frequent first, ties alphabetical."""
+    """Words (and word pairs) seen at least cfg.min_count times, most frequent first,
+    ties alphabetical."""
     counts: dict[str, int] = {}
     for text in texts:
-        for tok in tokens(text):
+        for tok in grams(text, cfg.ngrams):
             counts[tok] = counts.get(tok, 0) + 1
     # A one-word item is a lexicon entry: rated by people, so kept even if seen once.
     singles = {t.lower() for t in texts if len(tokens(t)) == 1}
@@ -146,7 +159,8 @@ def _inputs(train: Arrays, cfg: TrainConfig):
     import keras
 
     vectorize = keras.layers.TextVectorization(
-        max_tokens=cfg.max_tokens, output_sequence_length=cfg.sequence_length, name="vectorize"
+        max_tokens=cfg.max_tokens, output_sequence_length=cfg.sequence_length,
+        ngrams=cfg.ngrams if cfg.ngrams > 1 else None, name="vectorize",
     )
     vectorize.set_vocabulary(vocabulary(train.texts, cfg) or ["[none]"])
     normalize = keras.layers.Normalization(name="normalize_features")
@@ -328,14 +342,28 @@ def test_figures(artifact_dir: Path, splits: dict) -> dict[str, dict]:
     return figures
 
 
+def generated_items(cfg: TrainConfig) -> tuple[list[data.Item], list[data.Item]]:
+    """Generated everyday sentences for training and for early stopping (another seed),
+    at most cfg.limit of each (smoke tests)."""
+    n = cfg.generated if cfg.limit is None else min(cfg.generated, cfg.limit)
+    if n <= 0:
+        return [], []
+    return (everyday_gen.generate(n, cfg.seed),
+            everyday_gen.generate(max(1, n // 10), cfg.seed + 1))
+
+
 def fit_heads(splits: dict, cfg: TrainConfig):
-    """Seed, build and fit the two-head model on the splits' train parts (and lexicons)."""
+    """Seed, build and fit the two-head model on the splits' train parts, the lexicons
+    and the generated everyday sentences."""
     seed_everything(cfg.seed)
     extra = extra_data.lexicon_items() if cfg.lexicon else []
-    train_arr = to_arrays(data.pool(splits, "train") + extra, cfg.lexicon_share)
+    gen_train, gen_val = generated_items(cfg)
+    train_arr = to_arrays(data.pool(splits, "train") + extra + gen_train,
+                          cfg.lexicon_share, cfg.generated_share)
     model = build_model(train_arr, cfg)
-    epochs = fit(model, train_arr, to_arrays(data.pool(splits, "val")), cfg)
-    return model, {**epochs, "lexicon_items": len(extra)}
+    val_arr = to_arrays(data.pool(splits, "val") + gen_val, 1.0, cfg.generated_share)
+    epochs = fit(model, train_arr, val_arr, cfg)
+    return model, {**epochs, "lexicon_items": len(extra), "generated_items": len(gen_train)}
 
 
 def held_out_outputs(splits: dict, cfg: TrainConfig, dev_paths: tuple[str, ...]) -> dict:
@@ -415,6 +443,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="label<TAB>topic<TAB>text file for calibration (repeatable)")
     parser.add_argument("--calibration", choices=("held-out", "none"), default="held-out",
                         help="held-out: mix and neutral bias from leave-one-domain-out models")
+    parser.add_argument("--generated", type=int, default=TrainConfig.generated,
+                        help="generated everyday sentences to train on (0: none)")
+    parser.add_argument("--generated-share", type=float, default=TrainConfig.generated_share,
+                        help="weight of the generated sentences relative to one rated domain")
+    parser.add_argument("--ngrams", type=int, default=TrainConfig.ngrams, choices=(1, 2))
+    parser.add_argument("--max-tokens", type=int, default=TrainConfig.max_tokens)
+    parser.add_argument("--sequence-length", type=int, default=TrainConfig.sequence_length)
+    parser.add_argument("--embed-dim", type=int, default=TrainConfig.embed_dim)
+    parser.add_argument("--hidden", type=int, default=TrainConfig.hidden)
+    parser.add_argument("--patience", type=int, default=TrainConfig.patience)
     parser.add_argument("--no-lexicon", action="store_true",
                         help="train on the rated sentences only (no lexicon items)")
     return parser.parse_args(argv)
@@ -429,6 +467,14 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
         limit=args.limit,
         lexicon=not args.no_lexicon,
+        generated=args.generated,
+        generated_share=args.generated_share,
+        ngrams=args.ngrams,
+        max_tokens=args.max_tokens,
+        sequence_length=args.sequence_length,
+        embed_dim=args.embed_dim,
+        hidden=args.hidden,
+        patience=args.patience,
     )
     meta = train(args.data, args.out, cfg, args.reason, tuple(args.dev), args.calibration)
     print(json.dumps(meta["test_figures"], indent=2))
