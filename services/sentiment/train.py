@@ -71,7 +71,7 @@ class TrainConfig:
     patience: int = 2
     lexicon: bool = True  # add the VADER and Pattern lexicon entries as one-word items
     lexicon_share: float = 0.5  # their total weight, relative to one sentence domain
-    generated: int = 6000  # generated everyday sentences (everyday_gen.py) added to training
+    generated: int = 12000  # generated everyday sentences (everyday_gen.py) added to training
     generated_share: float = 1.0  # their total weight, relative to one sentence domain
 
 
