@@ -3,14 +3,15 @@
     python -m services.sentiment.train --data ../shared/data/sentiment \
         --out services/sentiment/artifacts/2.0.0 [--domains tweets,movie,nyt] \
         [--dev services/sentiment/evalsets/everyday_dev.tsv] [--no-lexicon] \
-        [--limit N] [--epochs E] [--seed S] [--reason TEXT]
+        [--limit N] [--epochs E] [--seed S] [--reason TEXT] [--generated N]
 
 Network (two heads over shared inputs, see README "Model"):
 - lexical head: normalised VADER lexicon features (features.py) -> Dense(32) -> softmax(3);
 - word head: raw string -> in-graph TextVectorization -> Embedding(16) -> masked mean
   pooling, concatenated with the same features -> Dense(32) -> softmax(3).
 Training data: the rated sentences' train splits, plus (2.0.0) the VADER and Pattern
-lexicon entries as one-word items (extra_data.py). Each head is trained on its own
+lexicon entries as one-word items (extra_data.py) and generated everyday sentences
+(everyday_gen.py, --generated N) as a fourth domain. Each head is trained on its own
 loss. Calibration (2.0.0), on validation data only: the heads' mixing weight w and
 biases on the neutral and positive log-probabilities are chosen to maximise the mean
 three-class accuracy of leave-one-domain-out models on the held-out domain's
