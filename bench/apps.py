@@ -105,7 +105,9 @@ def load_keras_model(artifact: str | Path):
     """
     import keras
 
-    from services.sentiment import features
+    from services.sentiment.classifier import read_meta
+
+    n_features = len(read_meta(artifact)["feature_names"])  # 17 for 1.0.0, 24 for 2.0.0
 
     class ServeLayer(keras.layers.TFSMLayer):
         def call(self, inputs, training=False):
@@ -113,7 +115,7 @@ def load_keras_model(artifact: str | Path):
             return self.call_endpoint_fn(texts, feats)
 
     texts = keras.Input(shape=(), dtype="string", name="texts")
-    feats = keras.Input(shape=(features.N_FEATURES,), dtype="float32", name="features")
+    feats = keras.Input(shape=(n_features,), dtype="float32", name="features")
     probs = ServeLayer(str(artifact), call_endpoint="serve")([texts, feats])
     return keras.Model([texts, feats], probs, name="classic_sentiment")
 
@@ -140,9 +142,11 @@ def create_classic_app(artifact: str | Path) -> Flask:
     import numpy as np
 
     from services.sentiment import features
+    from services.sentiment.classifier import read_meta
     from services.sentiment.data import LABELS
 
     model = load_keras_model(artifact)
+    names = tuple(read_meta(artifact)["feature_names"])
     app = Flask("classic")
     inflight = InFlight()
 
@@ -150,7 +154,7 @@ def create_classic_app(artifact: str | Path) -> Flask:
     def predict():
         with inflight:
             text = request.get_json()["text"]
-            feats = features.lexicon_features([text])
+            feats = features.lexicon_features([text], names)
             probs = model.predict([np.array([text], dtype=object), feats], verbose=0)[0]
         scores = {label: float(p) for label, p in zip(LABELS, probs)}
         return jsonify(label=max(scores, key=scores.get), scores=scores)

@@ -38,19 +38,28 @@ class SentimentModel(Model):
     """A TensorFlow text classifier with VADER lexicon features as extra inputs."""
 
     name = "sentiment"
-    version = "1.0.0"
+    version = "2.0.0"  # the default artifact's; an instance states its own artifact's
     description = ("Labels English text as negative, neutral or positive, with class "
-                   "probabilities. Trained on 20,000 human-rated sentences.")
+                   "probabilities. Trained on 20,000 human-rated sentences and the "
+                   "VADER and Pattern lexicons.")
     tags = ("nlp", "text", "sentiment", "tensorflow")
     input_schema = SentimentInput
     output_schema = SentimentOutput
     sample_input = {"text": "What a lovely day!"}
 
+    def __init__(self, config: Mapping[str, Any] | None = None):
+        super().__init__(config)
+        from .classifier import DEFAULT_ARTIFACT, artifact_version, read_meta
+        # Only meta.json is read here (no TensorFlow before the fork): /metadata and every
+        # answer state the version of the artifact actually served (ARTIFACT_DIR may name
+        # artifacts/1.0.0 for callers who pin the old model).
+        self.artifact_dir = self.config.get("ARTIFACT_DIR") or DEFAULT_ARTIFACT
+        self.version = artifact_version(read_meta(self.artifact_dir))
+
     def load(self) -> None:
-        """Load the committed SavedModel (imports TensorFlow here, after the fork)."""
-        from .classifier import DEFAULT_ARTIFACT, SentimentClassifier
-        self.classifier = SentimentClassifier.load(self.config["ARTIFACT_DIR"]
-                                                   or DEFAULT_ARTIFACT)
+        """Load the SavedModel (imports TensorFlow here, after the fork)."""
+        from .classifier import SentimentClassifier
+        self.classifier = SentimentClassifier.load(self.artifact_dir)
 
     def predict(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One compiled-function call on the whole batch."""

@@ -5,6 +5,10 @@ Only `tf.saved_model.load` and the exported `serve` function are used: no Keras,
 because TF is not fork-safe and the app module may be imported before workers fork.
 A loaded concrete function may be called from several threads at once, and the
 lexicon features are computed by pure Python per call, so `predict` is thread-safe.
+
+Every committed artifact stays servable: the artifact's meta.json names its version
+and its lexicon features (features.FEATURE_SETS), and the classifier computes exactly
+those. artifacts/2.0.0 is the default; artifacts/1.0.0 is kept for callers who pin it.
 """
 
 from __future__ import annotations
@@ -14,31 +18,44 @@ from pathlib import Path
 
 import numpy as np
 
-from services.sentiment.features import FEATURE_NAMES, lexicon_features
+from services.sentiment.features import FEATURE_SETS, feature_set, lexicon_features
 
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
-DEFAULT_ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "model"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+DEFAULT_VERSION = "2.0.0"
+DEFAULT_ARTIFACT = ARTIFACTS / DEFAULT_VERSION
 META_FILE = "meta.json"
+LEGACY_VERSION = "1.0.0"  # the version of an artifact whose meta.json names none
 
 
 class SentimentClassifier:
     """Three-class sentiment (negative / neutral / positive) with class probabilities."""
 
-    def __init__(self, serve, meta: dict) -> None:
+    def __init__(self, serve, meta: dict, feature_names: tuple[str, ...]) -> None:
         self._serve = serve
         self.meta = meta
+        self.feature_names = feature_names
+
+    @property
+    def version(self) -> str:
+        """The artifact's model version (meta.json)."""
+        return artifact_version(self.meta)
 
     @classmethod
     def load(
-        cls, artifact_dir: str | Path = DEFAULT_ARTIFACT, check_meta: bool = True
+        cls, artifact_dir: str | Path = DEFAULT_ARTIFACT, check_meta: bool = True,
+        feature_names: tuple[str, ...] | None = None,
     ) -> "SentimentClassifier":
-        """Load the SavedModel in `artifact_dir`; check its meta.json matches this code."""
+        """Load the SavedModel in `artifact_dir`; check its meta.json matches this code.
+
+        `check_meta=False` (training, before meta.json exists) needs `feature_names`."""
         import tensorflow as tf
 
         artifact_dir = Path(artifact_dir)
-        meta = _read_meta(artifact_dir) if check_meta else {}
+        meta = read_meta(artifact_dir) if check_meta else {}
+        names = tuple(feature_names or meta["feature_names"])
         loaded = tf.saved_model.load(str(artifact_dir))
-        instance = cls(loaded.serve, meta)
+        instance = cls(loaded.serve, meta, names)
         instance._loaded = loaded  # keep the trackable object (and its variables) alive
         return instance
 
@@ -47,7 +64,7 @@ class SentimentClassifier:
         if not texts:
             return np.zeros((0, len(LABELS)), np.float32)
         if feats is None:
-            feats = lexicon_features(texts)
+            feats = lexicon_features(texts, self.feature_names)
         out = self._serve(np.asarray(texts, dtype=object), np.asarray(feats, dtype=np.float32))
         return out.numpy()
 
@@ -75,11 +92,22 @@ def _check_texts(texts) -> None:
         raise TypeError("texts must be a list of strings")
 
 
-def _read_meta(artifact_dir: Path) -> dict:
-    """meta.json of the artifact, after checking its labels and feature names."""
+def artifact_version(meta: dict) -> str:
+    """The version a meta.json states (1.0.0 predates the field)."""
+    return str(meta.get("version", LEGACY_VERSION))
+
+
+def read_meta(artifact_dir: str | Path) -> dict:
+    """meta.json of the artifact, after checking its labels and feature names.
+
+    Cheap (no TensorFlow): the app reads it before the fork for its version."""
+    artifact_dir = Path(artifact_dir)
     meta = json.loads((artifact_dir / META_FILE).read_text(encoding="utf-8"))
     if tuple(meta.get("labels", ())) != LABELS:
         raise ValueError(f"{artifact_dir}: labels {meta.get('labels')} != {list(LABELS)}")
-    if tuple(meta.get("feature_names", ())) != FEATURE_NAMES:
-        raise ValueError(f"{artifact_dir}: model was trained on other lexicon features; retrain it")
+    try:
+        feature_set(meta.get("feature_names", ()))
+    except ValueError:
+        raise ValueError(f"{artifact_dir}: model was trained on unknown lexicon features "
+                         f"(known sets: {sorted(FEATURE_SETS)}); retrain it") from None
     return meta

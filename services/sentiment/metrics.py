@@ -43,7 +43,8 @@ def accuracy(gold: np.ndarray, predicted: np.ndarray) -> float | None:
 
 
 def accuracies(gold: np.ndarray, three: np.ndarray, polar: np.ndarray) -> dict:
-    """{"acc3", "acc_pn" (pos-vs-neg), "n" (items), "n_pn" (positive or negative items)}."""
+    """{"acc3", "acc_pn" (pos-vs-neg), "n" (items), "n_pn" (positive or negative items),
+    "neutral_pred" / "neutral_true" (share of items predicted / rated neutral)}."""
     gold = np.asarray(gold)
     mask = gold != NEU
     return {
@@ -51,6 +52,8 @@ def accuracies(gold: np.ndarray, three: np.ndarray, polar: np.ndarray) -> dict:
         "acc_pn": accuracy(gold[mask], polar[mask]),
         "n": int(len(gold)),
         "n_pn": int(mask.sum()),
+        "neutral_pred": float((np.asarray(three) == NEU).mean()) if len(gold) else None,
+        "neutral_true": float((gold == NEU).mean()) if len(gold) else None,
     }
 
 

@@ -4,7 +4,7 @@ them: downloader, image_preprocessor, object_detection, meme and sentiment.
 Every module asks for the same set with the same environment, so the session's service
 pool starts it once. The downloader may fetch from the local image server only
 (``DOWNLOADER_ALLOW_LIST=127.0.0.1:<its port>``). The sentiment service is the real one
-when its trained model is there (``services/sentiment/artifacts/model``); until then a
+when its trained model is there (``services/sentiment/artifacts/2.0.0``); until then a
 VADER-based stand-in with the same contract (tests/helpers/vader_sentiment.py)
 answers under the same name, from a test registry.
 
@@ -35,7 +35,7 @@ _lock = threading.Lock()
 def real_sentiment_available() -> bool:
     """Whether the sentiment service's trained model and code are in the tree."""
     folder = ROOT / "services" / "sentiment"
-    return (folder / "artifacts" / "model").is_dir() and (folder / "classifier.py").exists()
+    return (folder / "artifacts" / "2.0.0").is_dir() and (folder / "classifier.py").exists()
 
 
 def test_registry() -> Path:

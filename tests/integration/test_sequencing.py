@@ -138,7 +138,7 @@ def test_an_unmet_version_requirement_fails_before_any_call(client, chain):
     with pytest.raises(VersionMismatch, match="requirement '9'"):
         client.algo("sentiment@9").pipe({"text": "hello"})
     assert predict_count() == before
-    assert client.algo("sentiment@1").pipe({"text": "I love it"}).result["label"] == "positive"
+    assert client.algo("sentiment@2").pipe({"text": "I love it"}).result["label"] == "positive"
 
 
 def test_a_pipeline_validates_its_input_with_its_first_stage_schema(client):

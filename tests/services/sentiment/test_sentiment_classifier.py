@@ -6,8 +6,9 @@ import json
 import numpy as np
 import pytest
 
+from services.sentiment import extra_data
 from services.sentiment.classifier import DEFAULT_ARTIFACT, LABELS, SentimentClassifier
-from services.sentiment.features import FEATURE_NAMES
+from services.sentiment.features import FEATURE_SETS
 
 POSITIVE = [
     "I love this movie, it is absolutely wonderful!",
@@ -38,7 +39,31 @@ def test_artifact_is_committed_small_and_described():
     size = sum(f.stat().st_size for f in DEFAULT_ARTIFACT.rglob("*") if f.is_file())
     assert (DEFAULT_ARTIFACT / "saved_model.pb").is_file() and size < 10 * 2**20
     meta = json.loads((DEFAULT_ARTIFACT / "meta.json").read_text())
-    assert tuple(meta["labels"]) == LABELS and tuple(meta["feature_names"]) == FEATURE_NAMES
+    assert tuple(meta["labels"]) == LABELS and tuple(meta["feature_names"]) == FEATURE_SETS["v2"]
+
+
+# Calibration sanity: plain everyday sentences (the first is the example that
+# 1.0.0 called neutral); none of them is in the everyday dev file. The other
+# example, "The battery lasts all day and charges quickly.", 2.0.0 still calls negative
+# (README, known failures).
+EVERYDAY = [
+    ("positive", "The concert was absolutely magical."),
+    ("positive", "The waiter was lovely and the food was great."),
+    ("negative", "My suitcase was lost and nobody helped."),
+    ("negative", "The hotel room was filthy."),
+]
+
+
+@pytest.mark.parametrize("expected, text", EVERYDAY)
+def test_plain_everyday_sentences(classifier, expected, text):
+    assert classifier.predict([text])[0]["label"] == expected
+
+
+def test_neutral_is_not_over_predicted_on_the_everyday_dev_set(classifier):
+    items = extra_data.read_labelled(extra_data.EVERYDAY_DEV)
+    predicted = [r["label"] for r in classifier.predict([i.text for i in items])]
+    share, rated = predicted.count("neutral") / len(items), sum(i.label == 1 for i in items) / len(items)
+    assert 0.5 * rated <= share <= 1.5 * rated
 
 
 @pytest.mark.parametrize("expected, texts", [

@@ -37,6 +37,12 @@ def test_tiny_training_run_exports_a_loadable_artifact(tmp_path):
     assert meta["training_domains"] == list(data.DOMAINS) and meta["epochs_run"] == 1
     assert meta["data_sizes"]["nyt"] == {"train": 24, "val": 3, "test": 3}
     assert set(meta["test_figures"]["tweets"]) == {"model", "vader"}
+    assert meta["generated_items"] == 30  # everyday_gen sentences, capped by --limit
+    assert meta["version"] == "2.0.0" and meta["lexicon_items"] > 8000
+    calibration = meta["calibration"]
+    assert calibration["method"] == "held-out" and 0.0 <= calibration["mix"] <= 1.0
+    # Leave-one-domain-out: each domain's validation split scored by a model without it.
+    assert set(calibration["dev_acc3"]) == {f"{d}_val@without_{d}" for d in data.DOMAINS}
 
     results = SentimentClassifier.load(out).predict(["I love it", "the report", "awful"])
     assert len(results) == 3
