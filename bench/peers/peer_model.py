@@ -17,7 +17,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 FEATURES_FILE = ROOT / "services" / "sentiment" / "features.py"
-DEFAULT_ARTIFACT = ROOT / "services" / "sentiment" / "artifacts" / "model"
+DEFAULT_ARTIFACT = ROOT / "services" / "sentiment" / "artifacts" / "2.0.0"   # the served default
 LABELS = ("negative", "neutral", "positive")
 
 
