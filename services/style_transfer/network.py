@@ -1,5 +1,5 @@
 """The fast style-transfer network (Johnson et al.'s feed-forward kind, made small) and
-the fixed random-weight feature extractor whose Gram matrices carry the style.
+the fixed random-weight feature extractors whose statistics carry the style.
 
 TensorFlow is imported inside functions only: the service imports this module before
 the fork.
@@ -11,48 +11,54 @@ from pathlib import Path
 #: The transform downsamples twice by 2; inputs are padded to a multiple of this.
 MULTIPLE = 4
 
+#: The random feature nets' layers: (channels, kernel) per layer, average pooling
+#: between layers. Different kernels give the nets different receptive fields.
+FEATURE_NETS = ([(32, 3), (48, 3), (64, 3), (64, 3)],
+                [(32, 5), (48, 5), (64, 5), (64, 5)],
+                [(32, 7), (48, 3), (64, 7), (64, 3)])
+
 
 def build_transform(width: int = 24, seed: int = 7):
-    """A small image-transformation net: uint8-range floats [N, H, W, 3] -> same."""
+    """A small image-transformation net: uint8-range floats [N, H, W, 3] -> same.
+
+    Reflect padding everywhere (no dark or bright frame at the borders), instance
+    normalisation, nearest upsampling followed by a conv (no checkerboard). A noise
+    channel beside the pixels lets it paint strokes on flat regions: fresh noise at
+    every training step (so no pattern tied to a place can be learned), one fixed-seed
+    noise when serving (so a frame always gives one output, a still scene stays still)."""
     import tensorflow as tf
     layers = tf.keras.layers
+    init = tf.keras.initializers.HeNormal(seed=seed)
+
+    def conv(x, channels, kernel, strides=1, **kwargs):
+        x = ReflectPad(kernel // 2)(x)
+        return layers.Conv2D(channels, kernel, strides=strides, padding="valid",
+                             kernel_initializer=kwargs.pop("kernel_initializer", init),
+                             **kwargs)(x)
 
     def norm_relu(x, relu=True):
         x = InstanceNorm()(x)
         return layers.ReLU()(x) if relu else x
 
     def residual(x, channels):
-        y = norm_relu(layers.Conv2D(channels, 3, padding="same")(x))
-        y = norm_relu(layers.Conv2D(channels, 3, padding="same")(y), relu=False)
+        y = norm_relu(conv(x, channels, 3))
+        y = norm_relu(conv(y, channels, 3), relu=False)
         return layers.Add()([x, y])
 
     inputs = tf.keras.Input([None, None, 3])
     x = layers.Rescaling(1 / 127.5, offset=-1.0)(inputs)
-    # A fixed noise texture beside the pixels (Ulyanov et al.'s texture networks): it
-    # lets the net paint strokes on flat regions too. It is fixed, tied to the pixel
-    # position, so one image always gives one output and a still scene stays still.
-    x = layers.Concatenate()([x, NoiseTile(seed)(x)])
-    x = norm_relu(layers.Conv2D(width, 7, padding="same")(x))
-    x = norm_relu(layers.Conv2D(width * 2, 3, strides=2, padding="same")(x))
-    x = norm_relu(layers.Conv2D(width * 4, 3, strides=2, padding="same")(x))
+    x = layers.Concatenate()([x, Noise(seed)(x)])
+    x = norm_relu(conv(x, width, 7))
+    x = norm_relu(conv(x, width * 2, 3, strides=2))
+    x = norm_relu(conv(x, width * 4, 3, strides=2))
     for _ in range(3):
         x = residual(x, width * 4)
     for channels in (width * 2, width):
         x = layers.UpSampling2D(2, interpolation="nearest")(x)
-        x = norm_relu(layers.Conv2D(channels, 3, padding="same")(x))
-    # A residual in logit space: the net starts as the identity (zero last layer) and
-    # learns what to change, so the layout is kept from the first step; the sigmoid
-    # keeps every pixel in range without clipping away the gradients.
-    residual_logits = layers.Conv2D(3, 7, padding="same", kernel_initializer="zeros")(x)
-    outputs = layers.Lambda(_paint, name="paint")([inputs, residual_logits])
+        x = norm_relu(conv(x, channels, 3))
+    logits = conv(x, 3, 7, kernel_initializer="glorot_uniform")
+    outputs = layers.Lambda(lambda t: 255.0 * tf.sigmoid(t), name="paint")(logits)
     return tf.keras.Model(inputs, outputs, name="style_transform")
-
-
-def _paint(tensors):
-    import tensorflow as tf
-    pixels, residual = tensors
-    share = tf.clip_by_value(pixels / 255.0, 0.01, 0.99)
-    return 255.0 * tf.sigmoid(tf.math.log(share / (1.0 - share)) + residual)
 
 
 def _instance_norm_class():
@@ -72,72 +78,91 @@ def _instance_norm_class():
     return InstanceNormalization
 
 
-def _noise_tile_class():
+def _reflect_pad_class():
     import tensorflow as tf
 
-    class NoiseTile(tf.keras.layers.Layer):
-        """A fixed (non-trainable) uniform noise tile, repeated over the image."""
+    class ReflectPad(tf.keras.layers.Layer):
+        """Reflect-pads height and width by ``pad`` on each side."""
 
-        def __init__(self, seed: int = 7, size: int = 128, channels: int = 3, **kwargs):
+        def __init__(self, pad: int = 1, **kwargs):
             super().__init__(**kwargs)
-            self.seed, self.size, self.channels = seed, size, channels
-
-        def build(self, shape):
-            self.tile = self.add_weight(
-                name="tile", shape=[self.size, self.size, self.channels], trainable=False,
-                initializer=tf.keras.initializers.RandomUniform(-1.0, 1.0, seed=self.seed))
+            self.pad = pad
 
         def call(self, x):
-            shape = tf.shape(x)
-            reps = [shape[1] // self.size + 1, shape[2] // self.size + 1, 1]
-            noise = tf.tile(self.tile, reps)[:shape[1], :shape[2], :]
-            return tf.broadcast_to(noise[None], [shape[0], shape[1], shape[2], self.channels])
+            p = self.pad
+            return tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
 
         def get_config(self):
-            return {**super().get_config(), "seed": self.seed, "size": self.size,
-                    "channels": self.channels}
+            return {**super().get_config(), "pad": self.pad}
 
-    return NoiseTile
-
-
-def NoiseTile(seed: int):  # noqa: N802  a layer factory, named like the layer
-    """The fixed noise-tile layer (built lazily: TensorFlow loads on first use)."""
-    global _NOISE_TILE
-    if _NOISE_TILE is None:
-        _NOISE_TILE = _noise_tile_class()
-    return _NOISE_TILE(seed)
+    return ReflectPad
 
 
-_NOISE_TILE = None
+def _noise_class():
+    import tensorflow as tf
+
+    class Noise(tf.keras.layers.Layer):
+        """Uniform noise [N, H, W, 1] in -1..1: fresh while training, fixed otherwise."""
+
+        def __init__(self, seed: int = 7, **kwargs):
+            super().__init__(**kwargs)
+            self.seed = seed
+
+        def call(self, x, training=False):
+            shape = tf.shape(x)
+            if training:
+                return tf.random.uniform([shape[0], shape[1], shape[2], 1], -1.0, 1.0)
+            noise = tf.random.stateless_uniform([shape[1], shape[2], 1], [self.seed, 0],
+                                                -1.0, 1.0)
+            return tf.broadcast_to(noise[None], [shape[0], shape[1], shape[2], 1])
+
+        def get_config(self):
+            return {**super().get_config(), "seed": self.seed}
+
+    return Noise
+
+
+_LAYERS: dict = {}
+
+
+def Noise(seed: int):  # noqa: N802  a layer factory, named like the layer
+    """The noise-channel layer (built lazily: TensorFlow loads on first use)."""
+    if "noise" not in _LAYERS:
+        _LAYERS["noise"] = _noise_class()
+    return _LAYERS["noise"](seed)
 
 
 def InstanceNorm():  # noqa: N802  a layer factory, named like the layer
     """An instance-normalisation layer (built lazily: TensorFlow loads on first use)."""
-    global _INSTANCE_NORM
-    if _INSTANCE_NORM is None:
-        _INSTANCE_NORM = _instance_norm_class()
-    return _INSTANCE_NORM()
+    if "norm" not in _LAYERS:
+        _LAYERS["norm"] = _instance_norm_class()
+    return _LAYERS["norm"]()
 
 
-_INSTANCE_NORM = None
+def ReflectPad(pad: int):  # noqa: N802  a layer factory, named like the layer
+    """A reflect-padding layer (built lazily: TensorFlow loads on first use)."""
+    if "pad" not in _LAYERS:
+        _LAYERS["pad"] = _reflect_pad_class()
+    return _LAYERS["pad"](pad)
 
 
-def build_features(seed: int):
+def build_features(seed: int, spec=FEATURE_NETS[0]):
     """A fixed, random-weight multi-scale conv net (never trained): its activations'
     Gram matrices describe texture and colour (Ulyanov et al.; He et al. 2016), its
-    deeper activations the layout, so no pretrained weights are needed."""
+    shallow activations the layout, so no pretrained weights are needed."""
     import tensorflow as tf
     layers = tf.keras.layers
     init = tf.keras.initializers.HeNormal(seed=seed)
     inputs = tf.keras.Input([None, None, 3])
     x = layers.Rescaling(1 / 127.5, offset=-1.0)(inputs)
     taps = []
-    for index, (channels, kernel) in enumerate([(32, 3), (48, 5), (64, 5), (64, 3)]):
+    for index, (channels, kernel) in enumerate(spec):
         x = layers.Conv2D(channels, kernel, padding="same", activation="relu",
                           kernel_initializer=init, name=f"random_{index}")(x)
         taps.append(x)
-        x = layers.AveragePooling2D(2)(x)
-    model = tf.keras.Model(inputs, taps, name="random_features")
+        if index < len(spec) - 1:
+            x = layers.AveragePooling2D(2)(x)
+    model = tf.keras.Model(inputs, taps, name=f"random_features_{seed}")
     model.trainable = False
     return model
 

@@ -2,12 +2,15 @@
 
     python -m services.style_transfer.train [--out services/style_transfer/artifacts]
         [--style path/to/style.png] [--content-dir folder/of/images]
-        [--steps 1200] [--size 96] [--batch-size 4] [--max-minutes 18] [--seed 7]
+        [--steps 2500] [--size 96] [--batch-size 4] [--max-minutes 15] [--seed 7]
+        [--style-weight 2] [--content-weight 1] [--colour-weight 100] [--tv-weight 1]
 
-No pretrained weights are used (none can be downloaded here): the style and content
-losses are measured on a fixed random-weight multi-scale conv net (``network.py``),
-whose Gram matrices carry colour and texture. A per-channel colour-statistics term pulls
-the palette towards the style's. The style image, when none is given, is the project's
+No pretrained weights are used (none can be downloaded here): the style loss is the
+distance of feature covariances (centred Gram matrices) on three fixed random-weight
+conv nets of different receptive fields (``network.FEATURE_NETS``); the content loss
+compares the shallow random features of the standardised luminance (the layout, not
+the colours); a sliced Wasserstein term matches the output's whole colour distribution
+to the style's; a total-variation term keeps it smooth. The style image, when none is given, is the project's
 own generated "swirls" painting (``make_style_image``), saved as ``<out>/style.png``;
 content images, when no folder is given, are generated scenes (gradients, shapes,
 strokes) drawn from the seed. Writes ``<out>/model/`` and ``<out>/meta.json``.
@@ -37,11 +40,11 @@ class TrainConfig:
     size: int = 96
     batch_size: int = 4
     learning_rate: float = 2e-3
-    style_weight: float = 1.5
-    content_weight: float = 0.6
-    colour_weight: float = 0.01
-    tv_weight: float = 2e-5
-    max_minutes: float = 18.0
+    style_weight: float = 2.0
+    content_weight: float = 1.0
+    colour_weight: float = 100.0
+    tv_weight: float = 1.0
+    max_minutes: float = 15.0
     seed: int = 7
     width: int = 24
 
@@ -111,7 +114,7 @@ def gram(features):
     """The channel-by-channel covariance of [B, H, W, C] features (a Gram matrix of the
     centred features), size-normalised. Centred, because a flat image of the style's
     mean colour already matches most of a plain Gram matrix: the covariance is zero
-    for it, so only texture can match the style's."""
+    for it, so only texture can match the style's (the palette has its own term)."""
     import tensorflow as tf
     shape = tf.shape(features)
     flat = tf.reshape(features, [shape[0], -1, shape[3]])
@@ -119,59 +122,98 @@ def gram(features):
     return tf.matmul(flat, flat, transpose_a=True) / tf.cast(shape[1] * shape[2], tf.float32)
 
 
-def _blur_luma(images):
-    """Luminance (0..1), averaged over 8x8 blocks: the layout without the texture."""
+def colour_directions(seed: int, count: int = 16):
+    """Fixed unit directions in RGB (the three axes and random ones) along which the
+    output's colour distribution is compared with the style's."""
+    rng = np.random.default_rng(seed)
+    directions = np.concatenate([np.eye(3), rng.normal(size=(count - 3, 3))])
+    return (directions / np.linalg.norm(directions, axis=1, keepdims=True)).astype(np.float32)
+
+
+def sorted_projections(pixels, directions):
+    """[B, N, P]: each image's pixel colours (0..1) projected on each direction, sorted."""
     import tensorflow as tf
-    luma = tf.reduce_sum(images / 255.0 * [0.299, 0.587, 0.114], axis=-1, keepdims=True)
-    return tf.nn.avg_pool2d(luma, 8, 8, "VALID") * 4.0
+    flat = tf.reshape(pixels / 255.0, [tf.shape(pixels)[0], -1, 3])
+    return tf.sort(tf.einsum("bnc,pc->bnp", flat, directions), axis=1)
+
+
+def sliced_wasserstein(pixels, style_sorted, directions):
+    """The sliced Wasserstein distance of each image's colour distribution to the
+    style's: the whole palette (how much dark blue, how much yellow), not its mean."""
+    import tensorflow as tf
+    got = sorted_projections(pixels, directions)
+    count = tf.shape(got)[1]
+    # the style's quantiles at the image's pixel count (the two sizes differ)
+    picks = tf.cast(tf.round(tf.linspace(0.0, tf.cast(tf.shape(style_sorted)[1] - 1,
+                                                     tf.float32), count)), tf.int32)
+    want = tf.gather(style_sorted, picks, axis=1)
+    return tf.reduce_mean(tf.square(got - want))
+
+
+def _structure(images):
+    """Standardised luminance as 3 channels: the layout and edges without the colours,
+    so the content term does not hold the palette back."""
+    import tensorflow as tf
+    luma = tf.reduce_sum(images * [0.299, 0.587, 0.114], axis=-1, keepdims=True)
+    mean, var = tf.nn.moments(luma, axes=[1, 2, 3], keepdims=True)
+    return tf.tile((luma - mean) * tf.math.rsqrt(var + 25.0) * 60.0 + 127.5, [1, 1, 1, 3])
+
+
+def _losses(nets, style_grams, style_sorted, directions, content, styled):
+    """The four loss terms of a batch (each a scalar)."""
+    import tensorflow as tf
+    style_terms = []
+    for net, grams in zip(nets, style_grams):
+        for got, want in zip(net(styled), grams):
+            style_terms.append(tf.reduce_mean(tf.square(gram(got) - want))
+                               / tf.reduce_mean(tf.square(want)))
+    style_loss = tf.add_n(style_terms) / len(style_terms)
+    got, want = nets[0](_structure(styled)), nets[0](_structure(content))
+    content_loss = tf.add_n([tf.reduce_mean(tf.square(g - w)) / tf.reduce_mean(tf.square(w))
+                             for g, w in zip(got[:2], want[:2])])
+    colour_loss = sliced_wasserstein(styled, style_sorted, directions)
+    tv = tf.reduce_mean(tf.image.total_variation(styled / 255.0)) / tf.cast(
+        tf.size(styled[0]), tf.float32)
+    return style_loss, content_loss, colour_loss, tv
 
 
 def train(config: TrainConfig, out: Path, style_path: Path | None,
           content_dir: Path | None) -> dict:
     """Train, export to ``out/model`` and return the run's figures."""
     import tensorflow as tf
-    from .network import build_features, build_transform, export
+    from .network import FEATURE_NETS, build_features, build_transform, export
     tf.keras.utils.set_random_seed(config.seed)
     out.mkdir(parents=True, exist_ok=True)
     style = Image.open(style_path).convert("RGB") if style_path else make_style_image()
     style.save(out / "style.png")
-    features = build_features(config.seed + 1)
+    nets = [build_features(config.seed + 1 + n, spec) for n, spec in enumerate(FEATURE_NETS)]
     transform = build_transform(config.width, config.seed)
     style_pixels = tf.constant(np.asarray(style, np.float32)[None])
-    style_grams = [gram(f) for f in features(style_pixels)]
-    style_mean, style_var = tf.nn.moments(style_pixels / 255.0, axes=[0, 1, 2])
+    style_grams = [[gram(f) for f in net(style_pixels)] for net in nets]
+    directions = tf.constant(colour_directions(config.seed))
+    style_sorted = sorted_projections(style_pixels, directions)
     optimizer = tf.keras.optimizers.Adam(config.learning_rate)
 
     @tf.function
     def step(content):
         with tf.GradientTape() as tape:
             styled = transform(content, training=True)
-            got, want = features(styled), features(content)
-            style_loss = tf.add_n([tf.reduce_mean(tf.square(gram(g) - s)) / tf.reduce_mean(
-                tf.square(s)) for g, s in zip(got, style_grams)])
-            # the deepest features only: shallower ones hold the texture the style adds
-            content_loss = tf.reduce_mean(tf.square(got[3] - want[3])) / tf.reduce_mean(
-                tf.square(want[3]))
-            # the layout, in pixels: the blurred luminance of input and output agree
-            content_loss += tf.reduce_mean(tf.square(_blur_luma(styled) - _blur_luma(content)))
-            mean, var = tf.nn.moments(styled / 255.0, axes=[1, 2])
-            colour_loss = tf.reduce_mean(tf.square(mean - style_mean)) + tf.reduce_mean(
-                tf.square(tf.sqrt(var + 1e-6) - tf.sqrt(style_var + 1e-6)))
-            tv = tf.reduce_mean(tf.image.total_variation(styled))
-            loss = (config.style_weight * style_loss + config.content_weight * content_loss
-                    + config.colour_weight * colour_loss * 100 + config.tv_weight * tv)
+            terms = _losses(nets, style_grams, style_sorted, directions, content, styled)
+            weights = (config.style_weight, config.content_weight, config.colour_weight,
+                       config.tv_weight)
+            loss = tf.add_n([w * t for w, t in zip(weights, terms)])
         grads = tape.gradient(loss, transform.trainable_variables)
         optimizer.apply_gradients(zip(grads, transform.trainable_variables))
-        return loss, style_loss, content_loss
+        return (loss,) + terms
 
     started, history = time.monotonic(), []
     batches = content_batches(config, content_dir)
     for index in range(config.steps):
-        loss, style_loss, content_loss = step(tf.constant(next(batches)))
+        values = step(tf.constant(next(batches)))
         if index % 50 == 0 or index == config.steps - 1:
-            history.append({"step": index, "loss": round(float(loss), 4),
-                            "style": round(float(style_loss), 4),
-                            "content": round(float(content_loss), 4)})
+            names = ("loss", "style", "content", "colour", "tv")
+            history.append({"step": index, **{n: round(float(v), 4)
+                                              for n, v in zip(names, values)}})
             print(json.dumps(history[-1]), flush=True)
         if time.monotonic() - started > config.max_minutes * 60:
             break
@@ -193,7 +235,8 @@ def main(argv: list[str] | None = None) -> None:
     defaults = TrainConfig()
     for name in ("steps", "size", "batch_size", "seed", "width"):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
-    for name in ("max_minutes", "style_weight", "content_weight", "learning_rate"):
+    for name in ("max_minutes", "style_weight", "content_weight", "colour_weight",
+                 "tv_weight", "learning_rate"):
         parser.add_argument("--" + name.replace("_", "-"), type=float,
                             default=getattr(defaults, name))
     args = parser.parse_args(argv)

@@ -78,7 +78,9 @@ def test_the_default_h264_is_close_to_the_frame_service_output(urls):
     result = post(urls, "video", {"video": b64(encode(frames, 5))}).json()["result"]
     want = frame_service_outputs(urls, "style_transfer", frames)
     errors = [np.abs(g.astype(int) - w).mean() for g, w in zip(decoded(result["video"]), want)]
-    assert len(errors) == 5 and max(errors) < 6, errors
+    # yuv420p at crf 18 blurs the styled frames' fine colour texture: about 6-7 grey
+    # levels off on average; another frame's output is 20+ off, the input frame 55+
+    assert len(errors) == 5 and max(errors) < 10, errors
 
 
 def test_a_long_video_goes_through_the_recursive_split_whole_and_in_order(urls):
