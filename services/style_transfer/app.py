@@ -43,7 +43,7 @@ class StyleTransfer(Model):
     """A SavedModel signature called once per frame size in a batch."""
 
     name = "style_transfer"
-    version = "1.0.0"
+    version = "1.1.0"   # retrained: random-net Gram, palette and content losses
     description = ("Repaints an image (base64 JPEG/PNG/GIF) in the style the network was "
                    "trained on (generated night-sky swirls: deep blues and yellow "
                    "strokes), keeping its layout. Returns a base64 PNG of the same size.")
