@@ -43,7 +43,7 @@ class ResolveInput(Schema):
 
     algo = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={
         "description": "owner/name[/version]; the version exact, a prefix or absent.",
-        "example": "modelchain/sentiment/1"})
+        "example": "modelchain/sentiment/2"})
 
 
 class ResolveOutput(Schema):
@@ -65,7 +65,7 @@ class Gateway(Function):
     tags = ("gateway", "algorithmia", "utility")
     input_schema = ResolveInput
     output_schema = ResolveOutput
-    sample_input = {"algo": "modelchain/sentiment/1"}
+    sample_input = {"algo": "modelchain/sentiment/2"}
     deterministic = False     # services are redeployed under the gateway
     calls = (ANY_SERVICE,)
     router: Router

@@ -6,6 +6,8 @@ import json
 import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -56,11 +58,22 @@ def results_by(client: redis.Redis, stream: str) -> list[dict]:
     return [fields for _, fields in client.xrange(f"{stream}:out")]
 
 
+def wait_stopped(pid: int, timeout: float = 10.0) -> None:
+    """Until the kernel shows ``pid`` stopped (state T in /proc/<pid>/stat)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("T", "t"):
+            return
+        time.sleep(0.001)
+    raise TimeoutError(f"process {pid} did not stop")
+
+
 def freeze_mid_batch(process: subprocess.Popen, client: redis.Redis, stream: str,
                      name: str) -> int:
     """SIGSTOP the worker at a moment it holds unacknowledged messages; their count."""
     while True:
         process.send_signal(signal.SIGSTOP)
+        wait_stopped(process.pid)  # the signal is delivered later: it could still ack
         held = pending_of(client, stream, name)
         if held:
             return held

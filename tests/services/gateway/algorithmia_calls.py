@@ -36,10 +36,10 @@ def response(algo, data):
 def seeds(client):
     """Every pattern, by name."""
     cleaner = client.algo("modelchain/text_cleaner/1")
-    sentiment = client.algo("modelchain/sentiment/1.0.0")
+    sentiment = client.algo("modelchain/sentiment/2.0.0")
     out = {
         "texts": TEXTS,
-        "json": outcome(lambda: client.algo("modelchain/sentiment/1.0.0")
+        "json": outcome(lambda: client.algo("modelchain/sentiment/2.0.0")
                         .pipe({"text": "I love it"}).result),
         "full": outcome(lambda: response(sentiment, {"text": "I love it"})),
         "text": outcome(lambda: client.algo("modelchain/sentiment").pipe("I love it").result),
@@ -55,9 +55,9 @@ def seeds(client):
         "other_owner": outcome(lambda: client.algo("nlp/SentimentAnalysis/1.0.5")
                                .pipe({"text": "I love it"}).result),
         "unknown_service": outcome(lambda: client.algo("modelchain/nope").pipe("x").result),
-        "wrong_version": outcome(lambda: client.algo("modelchain/sentiment/2")
+        "wrong_version": outcome(lambda: client.algo("modelchain/sentiment/1")
                                  .pipe("I love it").result),
-        "prefix_version": outcome(lambda: response(client.algo("modelchain/sentiment/1.0"),
+        "prefix_version": outcome(lambda: response(client.algo("modelchain/sentiment/2.0"),
                                                    "I love it")),
         "options": outcome(lambda: response(client.algo("modelchain/sentiment").set_options(
             timeout=20, stdout=True), "I love it")),
@@ -83,7 +83,7 @@ def main():
     url, key = sys.argv[1], sys.argv[2]
     if sys.argv[3:] == ["env"]:   # ALGORITHMIA_API and ALGORITHMIA_API_KEY from the caller
         out = {"env": outcome(lambda: Algorithmia.client().algo(
-            "modelchain/sentiment/1").pipe("I love it").result),
+            "modelchain/sentiment/2").pipe("I love it").result),
             "default_client": outcome(lambda: Algorithmia.algo(
                 "modelchain/sentiment").pipe({"text": "I love it"}).result)}
     else:

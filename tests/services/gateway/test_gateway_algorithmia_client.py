@@ -55,7 +55,7 @@ def test_the_seed_call_pins_a_version_and_gets_the_services_answer(urls, seen):
     assert full["content_type"] == "json" and isinstance(full["duration"], float)
     # the callee's metadata travels back beside the client's fields
     assert full["metadata"]["service"] == "sentiment"
-    assert full["metadata"]["version"] == "1.0.0" and full["metadata"]["request_id"]
+    assert full["metadata"]["version"] == "2.0.0" and full["metadata"]["request_id"]
 
 
 def test_a_text_input_goes_to_the_services_text_field(urls, seen):
@@ -82,7 +82,7 @@ def test_the_batch_docs_serial_loop_and_a_batch_agree_with_predict(urls, seen):
     ("binary_refused", "sentiment takes no image field", "InputError"),
     ("other_owner", "this gateway serves the owner 'modelchain'", "NotFoundError"),
     ("unknown_service", "No service named 'nope'", "NotFoundError"),
-    ("wrong_version", "it serves version 1.0.0", "NotFoundError"),
+    ("wrong_version", "it serves version 2.0.0", "NotFoundError"),
     ("tiny_timeout", "deadline passed", "TimeoutError"),
     ("wrong_key", "The API key is not valid.", "AuthorizationError"),
     ("bearer", "The API key is not valid.", "AuthorizationError"),
@@ -94,7 +94,7 @@ def test_errors_reach_the_client_with_our_message(seen, case, message, error_typ
 
 
 def test_a_version_prefix_and_the_options_the_client_sends(seen):
-    assert seen["prefix_version"]["result"]["metadata"]["version"] == "1.0.0"
+    assert seen["prefix_version"]["result"]["metadata"]["version"] == "2.0.0"
     options = seen["options"]["result"]
     assert options["stdout"] == "" and options["value"]["label"] == "positive"
     assert json.loads(seen["raw"]["result"])["label"] == "positive"
