@@ -101,12 +101,15 @@ def decode_base64(text: str) -> bytes:
         raise ValueError(f"Not valid base64: {e}.") from e
 
 
-class Base64Image(fields.String):
-    """A base64-encoded image (JPEG, PNG or GIF); deserialises to its bytes."""
+class Base64File(fields.String):
+    """A base64-encoded file (a data: URL prefix accepted); deserialises to its bytes,
+    serialises bytes back to base64. Zero bytes are refused with ``empty_message``."""
+
+    description = "The file, base64-encoded; a data: URL prefix is accepted."
+    empty_message = "The file is empty."
 
     def __init__(self, **kwargs: Any):
-        metadata = {"description": "The image file (JPEG, PNG or GIF), base64-encoded; a "
-                                   "data: URL prefix is accepted.", "format": "byte",
+        metadata = {"description": self.description, "format": "byte",
                     **kwargs.pop("metadata", {})}
         super().__init__(metadata=metadata, **kwargs)
 
@@ -117,13 +120,21 @@ class Base64Image(fields.String):
         except ValueError as e:
             raise ValidationError(str(e)) from e
         if not raw:
-            raise ValidationError("The image is empty.")
+            raise ValidationError(self.empty_message)
         return raw
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
         if isinstance(value, (bytes, bytearray)):
             return base64.b64encode(value).decode("ascii")
         return super()._serialize(value, attr, obj, **kwargs)
+
+
+class Base64Image(Base64File):
+    """A base64-encoded image (JPEG, PNG or GIF); deserialises to its bytes."""
+
+    description = ("The image file (JPEG, PNG or GIF), base64-encoded; a data: URL prefix "
+                   "is accepted.")
+    empty_message = "The image is empty."
 
 
 def open_image(data: bytes, limits: ImageLimits = ImageLimits()) -> Image.Image:

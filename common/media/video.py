@@ -21,10 +21,9 @@ from fractions import Fraction
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
-from marshmallow import ValidationError, fields
 
 from common.core.errors import InvalidInput, PayloadTooLarge
-from common.media.images import decode_base64
+from common.media.images import Base64File
 
 #: Decoders accepted by default (what browsers, phones and cameras write).
 DEFAULT_CODECS = "h264,hevc,vp8,vp9,av1,mpeg4,mjpeg,mpeg2video,theora"
@@ -399,24 +398,12 @@ VIDEO_CONTENT_TYPES = ("video/mp4", "video/quicktime", "video/webm", "video/x-ma
                        "application/octet-stream")
 
 
-class Base64Video(fields.String):
+class Base64Video(Base64File):
     """A base64-encoded video file; deserialises to its bytes (zero bytes is refused)."""
 
-    def __init__(self, **kwargs: Any):
-        metadata = {"description": "The video file (MP4, WebM, MKV, MOV, AVI...), "
-                                   "base64-encoded; a data: URL prefix is accepted.",
-                    "format": "byte", **kwargs.pop("metadata", {})}
-        super().__init__(metadata=metadata, **kwargs)
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bytes:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            raw = decode_base64(text)
-        except ValueError as e:
-            raise ValidationError(str(e)) from e
-        if not raw:
-            raise ValidationError("The video is empty (zero bytes).")
-        return raw
+    description = ("The video file (MP4, WebM, MKV, MOV, AVI...), base64-encoded; a data: "
+                   "URL prefix is accepted.")
+    empty_message = "The video is empty (zero bytes)."
 
 
 def video_fetch_policy(config: Mapping[str, Any]):
