@@ -21,6 +21,7 @@ from fractions import Fraction
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
+from marshmallow import Schema, fields
 
 from common.core.errors import InvalidInput, PayloadTooLarge
 from common.media.images import Base64File
@@ -404,6 +405,20 @@ class Base64Video(Base64File):
     description = ("The video file (MP4, WebM, MKV, MOV, AVI...), base64-encoded; a data: "
                    "URL prefix is accepted.")
     empty_message = "The video is empty (zero bytes)."
+
+
+class EncodedVideoSchema(Schema):
+    """An encoded video and what it holds: the fields every service that answers a
+    video shares (the combiner and the ``video`` pipeline add their own)."""
+
+    video = fields.String(required=True, metadata={"format": "byte",
+                                                   "description": "The MP4, base64."})
+    frames = fields.Integer(required=True)
+    fps = fields.Float(required=True)
+    width = fields.Integer(required=True)
+    height = fields.Integer(required=True)
+    duration_s = fields.Float(required=True)
+    codec = fields.String(required=True)
 
 
 def video_fetch_policy(config: Mapping[str, Any]):

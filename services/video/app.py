@@ -24,13 +24,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping
 
 from flask import Flask
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from common import Client, Function, ServiceError, create_service_app
 from common.client import Algo, pipe_partial
 from common.core import context as ctx
 from common.media.safe_fetch import FETCH_DEFAULTS, SafeFetcher, url_field
-from common.media.video import (CODECS, VIDEO_SERVICE_DEFAULTS, Base64Video, VideoLimits, b64,
+from common.media.video import (CODECS, VIDEO_SERVICE_DEFAULTS, Base64Video, EncodedVideoSchema,
+                                VideoLimits, b64,
                                 check_frames, fetch_video, output_fps, probe,
                                 sample_video_base64, video_fetch_policy)
 from common.serving.validation import Flag, InputSchema, Whole
@@ -68,17 +69,9 @@ class VideoInput(InputSchema):
         "description": "Internal (recursive split): how deep this call is."})
 
 
-class VideoOutput(Schema):
+class VideoOutput(EncodedVideoSchema):
     """The transformed video and what it holds."""
 
-    video = fields.String(required=True, metadata={"format": "byte",
-                                                   "description": "The MP4, base64."})
-    frames = fields.Integer(required=True)
-    fps = fields.Float(required=True)
-    width = fields.Integer(required=True)
-    height = fields.Integer(required=True)
-    duration_s = fields.Float(required=True)
-    codec = fields.String(required=True)
     frame_service = fields.String(required=True)
     segments = fields.Integer(required=True, metadata={
         "description": "Segments this call cut the video into (1: not cut)."})

@@ -13,11 +13,12 @@ from typing import Any, Mapping
 
 import numpy as np
 from flask import Flask
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from common import Function, InvalidInput, create_service_app
 from common.media.images import Base64Image, ImageLimits, open_image, per_item, to_array
-from common.media.video import (CODECS, VIDEO_SERVICE_DEFAULTS, Base64Video, VideoLimits, b64,
+from common.media.video import (CODECS, VIDEO_SERVICE_DEFAULTS, Base64Video,
+                                EncodedVideoSchema, VideoLimits, b64,
                                 check_bytes, check_frames, decode_all, encode_video, frame_png,
                                 probe, sample_video_frames)
 from common.serving.validation import InputSchema
@@ -45,17 +46,9 @@ class CombineInput(InputSchema):
                            "description": "Container metadata to write (the source's)."})
 
 
-class CombineOutput(Schema):
+class CombineOutput(EncodedVideoSchema):
     """The video and what it holds."""
 
-    video = fields.String(required=True, metadata={"format": "byte",
-                                                   "description": "The MP4, base64."})
-    frames = fields.Integer(required=True)
-    fps = fields.Float(required=True)
-    width = fields.Integer(required=True)
-    height = fields.Integer(required=True)
-    duration_s = fields.Float(required=True)
-    codec = fields.String(required=True)
     has_audio = fields.Boolean(required=True)
 
 
