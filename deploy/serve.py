@@ -42,7 +42,7 @@ def environment(target: ServiceEntry | ProcessUnit) -> dict[str, str]:
            "MODELCHAIN_WORKERS": str(unit.workers), "MODELCHAIN_THREADS": str(unit.threads)}
     if unit.grouped:
         env[GROUP_MEMBERS_ENV] = unit.members_value()
-    return env
+    return {**unit.env, **env}
 
 
 def resolve(name: str | None, environ: Mapping[str, str]) -> ProcessUnit:

@@ -120,7 +120,8 @@ def start_services(entries: Iterable[ServiceEntry], *, ports: Mapping[str, int] 
     try:
         for unit in process_units(entries):
             local_env = {k: v for m in unit.members for k, v in m.local_env.items()}
-            environment = service_environment(urls, {**local_env, **(env or {})})
+            environment = service_environment(urls, {**unit.env, **local_env,
+                                                     **(env or {})})
             started.extend(_spawn(unit, host, ports, urls, environment, log_dir))
     except BaseException:  # none may outlive a failed start: each is its own session
         stop_services(started)

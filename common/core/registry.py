@@ -8,11 +8,13 @@ holds a URL.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
 import yaml
+from packaging.version import InvalidVersion, Version
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_REGISTRY = ROOT / "deploy" / "registry.yaml"
@@ -32,6 +34,21 @@ class ServiceEntry:
     local_env: Mapping[str, str] = field(default_factory=dict)
     #: The process group it is co-located in (several services, one process), or "".
     group: str = ""
+    #: The service this deploys (``name`` itself, or the service a ``versions:`` entry
+    #: serves another version of).
+    service: str = ""
+    #: The version it serves, where the registry states it ("" when it does not).
+    version: str = ""
+    #: Settings for every run of this deployment (local, compose, Kubernetes).
+    env: Mapping[str, str] = field(default_factory=dict)
+    #: The services it may call (``calls:``); None when the registry states no policy,
+    #: an empty tuple when it may call none.
+    calls: tuple[str, ...] | None = None
+
+    @property
+    def service_name(self) -> str:
+        """The service this entry deploys (a version deployment's service)."""
+        return self.service or self.name
 
 
 #: The WSGI app that serves a process group (``common/serving/group.py``).
@@ -72,6 +89,11 @@ class ProcessUnit:
             return self.members[0].threads
         return 2 * sum(m.threads for m in self.members)
 
+    @property
+    def env(self) -> dict[str, str]:
+        """The deployment settings of its members (``env:`` in the registry)."""
+        return {k: v for m in self.members for k, v in m.env.items()}
+
     def members_value(self, ports: Mapping[str, int] | None = None) -> str:
         """The :data:`GROUP_MEMBERS_ENV` value: ``name=port`` for each member."""
         ports = ports or {}
@@ -107,17 +129,66 @@ def load_registry(path: str | Path | None = None,
     """Every registered service by name, URLs resolved against the environment."""
     environ = os.environ if environ is None else environ
     document = yaml.safe_load(Path(path or registry_path(environ)).read_text()) or {}
-    return {name: _entry(name, spec or {}, environ)
-            for name, spec in (document.get("services") or {}).items()}
+    entries: dict[str, ServiceEntry] = {}
+    for name, spec in (document.get("services") or {}).items():
+        spec = spec or {}
+        entries[name] = _entry(name, spec, environ)
+        for version, overrides in (spec.get("versions") or {}).items():
+            entry = _version_entry(name, spec, str(version), overrides or {}, environ)
+            entries[entry.name] = entry
+    return entries
+
+
+def deployment_name(service: str, version: str) -> str:
+    """The registry name of the deployment of ``service`` at ``version`` beside its
+    main one: ``sentiment_v1_0_0`` (a name compose, Kubernetes and the environment's
+    ``MODELCHAIN_URL_<NAME>`` all accept)."""
+    return f"{service}_v" + re.sub(r"[^a-z0-9]+", "_", version.lower()).strip("_")
+
+
+def versions_of(entries: Mapping[str, ServiceEntry]) -> dict[str, list[ServiceEntry]]:
+    """Each service's deployments, newest version first; a service whose registry entry
+    states no version has just its one deployment."""
+    found: dict[str, list[ServiceEntry]] = {}
+    for entry in entries.values():
+        found.setdefault(entry.service_name, []).append(entry)
+    return {name: sorted(deployments, key=_version_key, reverse=True)
+            for name, deployments in found.items()}
+
+
+def _version_key(entry: ServiceEntry) -> Version:
+    try:
+        return Version(entry.version or "0")
+    except InvalidVersion:
+        return Version("0")
 
 
 def _entry(name: str, spec: Mapping, environ: Mapping[str, str]) -> ServiceEntry:
     port = int(spec["port"])
     url = environ.get(f"MODELCHAIN_URL_{name.upper()}") or spec.get("url") \
         or f"http://127.0.0.1:{port}"
+    calls = spec.get("calls")
     return ServiceEntry(name=name, app=str(spec["app"]), port=port, url=url.rstrip("/"),
                         workers=int(spec.get("workers", 1)),
                         threads=int(spec.get("threads", 8)),
-                        local_env={str(k): str(v) for k, v in
-                                   (spec.get("local_env") or {}).items()},
-                        group=str(spec.get("group") or ""))
+                        local_env=_strings(spec.get("local_env")),
+                        group=str(spec.get("group") or ""),
+                        service=str(spec.get("service") or name),
+                        version=str(spec.get("version") or ""),
+                        env=_strings(spec.get("env")),
+                        calls=None if calls is None else tuple(str(c) for c in calls))
+
+
+def _version_entry(service: str, spec: Mapping, version: str, overrides: Mapping,
+                   environ: Mapping[str, str]) -> ServiceEntry:
+    """Another version of ``service``, deployed on its own beside the main one: the
+    main entry's settings, with the version's own (a port, at least) over them. It is
+    never co-located, since its ``env`` is its process's own."""
+    merged = {**{k: v for k, v in spec.items() if k not in ("versions", "group")},
+              **overrides, "service": service, "version": version}
+    merged["env"] = {**_strings(spec.get("env")), **_strings(overrides.get("env"))}
+    return _entry(deployment_name(service, version), merged, environ)
+
+
+def _strings(mapping: Mapping | None) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (mapping or {}).items()}

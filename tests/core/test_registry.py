@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 from tools.launcher import gunicorn_command, service_environment
-from common.core.registry import ROOT, load_registry
+from common.core.registry import ROOT, load_registry, versions_of
 from deploy.generate import model_class
 
 SERVICE_DIRS = sorted(p.name for p in (ROOT / "services").iterdir()
@@ -14,7 +14,21 @@ SERVICE_DIRS = sorted(p.name for p in (ROOT / "services").iterdir()
 
 
 def test_every_service_folder_is_registered_and_every_entry_exists(registry):
-    assert sorted(registry) == SERVICE_DIRS
+    assert sorted({entry.service_name for entry in registry.values()}) == SERVICE_DIRS
+    assert set(SERVICE_DIRS) <= set(registry)   # each service's main deployment
+
+
+def test_a_second_version_is_its_own_deployment_of_the_same_service(tmp_path):
+    path = tmp_path / "registry.yaml"
+    path.write_text("services:\n  a:\n    app: 'x:create_app()'\n    port: 9001\n"
+                    "    group: g\n    version: '2.1.0'\n    env: {A_MODE: new}\n"
+                    "    versions:\n      '1.0.0': {port: 9002, env: {A_ARTIFACT: old}}\n")
+    entries = load_registry(path, {"MODELCHAIN_URL_A_V1_0_0": "http://a-v1:80"})
+    old = entries["a_v1_0_0"]
+    assert (old.service_name, old.version, old.port, old.url) == ("a", "1.0.0", 9002,
+                                                                  "http://a-v1:80")
+    assert old.group == "" and old.env == {"A_MODE": "new", "A_ARTIFACT": "old"}
+    assert [e.name for e in versions_of(entries)["a"]] == ["a", "a_v1_0_0"]
 
 
 def test_ports_are_unique(registry):
