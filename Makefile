@@ -5,7 +5,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 LOG_DIR ?= .run/logs
 
-.PHONY: help install system-deps peers algorithmia run restart test bench bench-peers service clean
+.PHONY: help install system-deps peers algorithmia run restart test bench bench-peers service clean \
+	images compose-test
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -59,6 +60,16 @@ system-deps: ## Install the system packages the tests need (chromium, redis, a J
 
 test: install system-deps peers algorithmia ## Run the suite (unit; integration on real gunicorn; browser).
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Docker, on a machine where no registry can be reached: the images on a base built from
+# Debian's packages, the dependencies from an offline wheel house (tools/containers).
+# Both need root (or a running Docker daemon); they install docker.io, docker-compose
+# and mmdebstrap from Debian when missing, and start a daemon of their own when none runs.
+images: install ## Build modelchain/deps and one image per process unit; print their sizes.
+	$(PY) -m tools.containers.images $(IMAGES_ARGS)
+
+compose-test: install ## The chain up in Docker with the generated compose file, scaled, torn down (not in make test).
+	$(PY) -m tools.containers.compose_test $(COMPOSE_TEST_ARGS)
 
 # wrk (Debian package) generates the load of the benchmarks; installed when missing and root.
 NEED_WRK = command -v wrk >/dev/null || { test "$$(id -u)" = 0 && \

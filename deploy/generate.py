@@ -262,10 +262,15 @@ def compose_service(target: ServiceEntry | ProcessUnit, urls: Mapping[str, str],
     return service
 
 
+#: The host address ports are published on: the loopback unless the deployer opens it
+#: (``MODELCHAIN_PUBLISH_ADDRESS=0.0.0.0``), since these are plain HTTP.
+PUBLISH_ADDRESS = "${MODELCHAIN_PUBLISH_ADDRESS:-127.0.0.1}"
+
+
 def published_ports(names: list[str], registry: Mapping[str, ServiceEntry]) -> list[str]:
     """The host ports of a container: the catalog's (``CATALOG_PORT``) and the
-    gateway's (``GATEWAY_PORT``), when it serves them."""
-    return [f"${{{n.upper()}_PORT:-{registry[n].port}}}:{registry[n].port}"
+    gateway's (``GATEWAY_PORT``), when it serves them, on :data:`PUBLISH_ADDRESS`."""
+    return [f"{PUBLISH_ADDRESS}:${{{n.upper()}_PORT:-{registry[n].port}}}:{registry[n].port}"
             for n in (HOME, FRONT) if n in names and n in registry]
 
 

@@ -140,9 +140,11 @@ def test_compose_services_are_limited_and_scalable(name, compose):
     assert limits.get("cpus") and limits.get("memory")
     assert "container_name" not in service            # --scale needs generated names
     published = service.get("ports", [])
-    # only the home page and the gateway's front URL are on the host
     members = [m.name for m in unit(name).members]
-    assert published == [port for member, port in (
+    # only the home page and the gateway's front URL are on the host, on its loopback
+    # unless the deployer opens it
+    loopback = "${MODELCHAIN_PUBLISH_ADDRESS:-127.0.0.1}"
+    assert published == [f"{loopback}:{port}" for member, port in (
         (generate.HOME, "${CATALOG_PORT:-8100}:8100"),
         (generate.FRONT, "${GATEWAY_PORT:-8099}:8099")) if member in members]
 
@@ -306,26 +308,76 @@ def test_pods_read_the_mounted_cluster_registry(k8s):
 
 
 # ------------------------------------------------------------------ image
+def stages(dockerfile: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    """The Dockerfile's instructions by stage (``FROM x AS name``; the last is "")."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    current = None
+    for keyword, args in dockerfile:
+        if keyword == "FROM":
+            words = args.split()
+            current = words[2] if len(words) == 3 and words[1].upper() == "AS" else ""
+            found[current] = []
+        if current is not None:
+            found[current].append((keyword, args))
+    return found
+
+
+def test_the_dockerfile_builds_on_python_slim_unless_told_another_base(dockerfile):
+    assert dockerfile[0] == ("ARG", "BASE=python:3.11-slim")
+    by_stage = stages(dockerfile)
+    assert list(by_stage) == ["venv", "deps", ""]
+    assert by_stage["venv"][0] == ("FROM", "${BASE} AS venv")
+    assert by_stage["deps"][0] == ("FROM", "${BASE} AS deps")
+    assert by_stage[""][0] == ("FROM", "deps")      # every service: the shared deps
+
+
+def test_only_the_discarded_stage_installs_and_sees_the_pip_options(dockerfile):
+    """The wheel house's options are the venv stage's alone, which no image keeps: the
+    images get the installed environment, not the options in their history."""
+    by_stage = stages(dockerfile)
+    venv = by_stage["venv"]
+    assert ("ARG", 'PIP_INSTALL_OPTIONS=""') in venv
+    assert ("COPY", "requirements.txt constraints.txt /tmp/deps/") in venv
+    assert any(k == "RUN" and "pip install ${PIP_INSTALL_OPTIONS}" in a and
+               "-r /tmp/deps/requirements.txt -c /tmp/deps/constraints.txt" in a
+               for k, a in venv)
+    kept = by_stage["deps"] + by_stage[""]
+    assert not any("PIP_INSTALL_OPTIONS" in a or "pip install" in a for _, a in kept)
+    assert ("COPY", "--from=venv /opt/venv /opt/venv") in by_stage["deps"]
+
+
 def test_the_dockerfile_builds_any_service_as_non_root_with_a_healthcheck(dockerfile):
     instructions = dict(dockerfile)   # the last of each kind
-    assert dockerfile[0] == ("FROM", "python:3.11-slim")
     assert ("ARG", "SERVICE") in dockerfile
     assert ("ENV", "MODELCHAIN_SERVICE=${SERVICE}") in dockerfile
-    assert ("RUN", "pip install -r requirements.txt -c constraints.txt") in dockerfile
-    assert ("COPY", "requirements.txt constraints.txt ./") in dockerfile
     assert instructions["USER"].split(":")[0] not in ("root", "0")
     assert instructions["HEALTHCHECK"].endswith('CMD ["python", "-m", "deploy.healthcheck"]')
     assert instructions["CMD"] == '["python", "-m", "deploy.serve"]'
+    # the service's settings come last, so every image shares the code layer too
+    keywords = [k for k, _ in stages(dockerfile)[""]]
+    assert keywords.index("ARG") > max(i for i, k in enumerate(keywords) if k == "COPY")
 
 
 def test_the_dockerfile_copies_what_services_need(dockerfile):
-    copied = [args.split()[0] for keyword, args in dockerfile if keyword == "COPY"]
-    for path in copied[1:]:
+    copied = [args.split()[0] for keyword, args in dockerfile
+              if keyword == "COPY" and not args.startswith("--from=")]
+    for path in copied:
         assert (ROOT / path).exists(), path
-    assert {"common/", "services/", "deploy/"} <= set(copied)
+    assert {"common/", "services/", "deploy/", "requirements.txt"} <= set(copied)
     keywords = [k for k, _ in dockerfile]
     last_run = len(keywords) - 1 - keywords[::-1].index("RUN")
     assert last_run < keywords.index("USER") < keywords.index("CMD")   # installs as root
+
+
+def test_the_build_context_lets_in_only_what_the_dockerfile_copies():
+    """One .dockerignore at the context's root, which every builder reads (the classic
+    builder and docker-compose 1.29.2 never read deploy/Dockerfile.dockerignore)."""
+    lines = [line for line in (ROOT / ".dockerignore").read_text().splitlines()
+             if line and not line.startswith("#")]
+    assert lines[0] == "*"
+    assert {line[1:] for line in lines if line.startswith("!")} == {
+        "requirements.txt", "constraints.txt", "common/", "services/", "deploy/"}
+    assert not (ROOT / "deploy" / "Dockerfile.dockerignore").exists()
 
 
 # ------------------------------------------------------------------ generated
