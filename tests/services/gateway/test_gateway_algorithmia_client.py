@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 ALGORITHMIA_PYTHON = ROOT / ".venv-algorithmia" / "bin" / "python"
 SCRIPT = Path(__file__).with_name("algorithmia_calls.py")
 KEY = "k-gateway-test"
-#: Both sentiment versions run side by side (tests/integration/test_versions.py uses
+#: Both sentiment versions run side by side (tests/integration/test_versions_side_by_side.py uses
 #: the same set, so one set of processes serves both files).
 SERVED = ("gateway", "sentiment", "sentiment_v1_0_0", "text_cleaner")
 
