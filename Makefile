@@ -5,8 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 LOG_DIR ?= .run/logs
 
-.PHONY: help install system-deps peers algorithmia run restart test bench bench-peers service clean \
-	images compose-test
+.PHONY: help install system-deps peers algorithmia run restart test bench bench-peers service clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -65,6 +64,7 @@ test: install system-deps peers algorithmia ## Run the suite (unit; integration 
 # Debian's packages, the dependencies from an offline wheel house (tools/containers).
 # Both need root (or a running Docker daemon); they install docker.io, docker-compose
 # and mmdebstrap from Debian when missing, and start a daemon of their own when none runs.
+.PHONY: images compose-test
 images: install ## Build modelchain/deps and one image per process unit; print their sizes.
 	$(PY) -m tools.containers.images $(IMAGES_ARGS)
 

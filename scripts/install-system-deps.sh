@@ -10,6 +10,9 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # (PySpark 4 needs Java 17 or later: Debian 12's default-jre-headless is OpenJDK 17).
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
+# tests/tools/test_containers.py starts Debian's dockerd by hand and stops it again
+# (make compose-test runs the images on it).
+[ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || need+=(docker.io)
 # tests/deploy/test_real_tools.py: `kubectl kustomize` renders deploy/k8s (no cluster), and
 # Debian's docker-compose 1.29.2 runs `config` on docker-compose.yml (no daemon).
 command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)

@@ -81,9 +81,26 @@ def ensure_tools(commands: tuple[str, ...] = tuple(PACKAGES)) -> None:
     log(f"installing {' '.join(missing)} (Debian packages)")
     apt = ["apt-get", "install", "-y", "-qq", *missing]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    if run(apt, env=env, check=False, timeout=900).returncode != 0:
-        run(["apt-get", "update", "-qq"], env=env, timeout=600)
-        run(apt, env=env, timeout=900)
+    with _no_service_starts():
+        if run(apt, env=env, check=False, timeout=900).returncode != 0:
+            run(["apt-get", "update", "-qq"], env=env, timeout=600)
+            run(apt, env=env, timeout=900)
+
+
+@contextlib.contextmanager
+def _no_service_starts() -> Iterator[None]:
+    """docker.io's install would start the system's dockerd (init script), which is
+    not this run's to stop: Debian's policy-rc.d answers 101 (no starts) meanwhile."""
+    policy = Path("/usr/sbin/policy-rc.d")
+    if policy.exists():
+        yield
+        return
+    policy.write_text("#!/bin/sh\nexit 101\n")
+    policy.chmod(0o755)
+    try:
+        yield
+    finally:
+        policy.unlink(missing_ok=True)
 
 
 def _installed(command: str) -> bool:
@@ -99,8 +116,10 @@ def docker_daemon(purge: bool = False, keep: bool = False) -> Iterator[Daemon]:
     its images."""
     with _lock():
         daemon = _find() or _start()
-        log(f"Docker {daemon.version} at {daemon.host}"
-            + (" (started for this run)" if daemon.owned else " (already running; kept)"))
+        log(f"Docker {daemon.version} at {daemon.host} " + (
+            "(started for this run)" if daemon.process else
+            "(ours, left running by an earlier run: stopped after this one)" if daemon.owned
+            else "(already running; kept)"))
         saved = os.environ.get("DOCKER_HOST")
         os.environ["DOCKER_HOST"] = daemon.host     # every docker command of the run
         try:

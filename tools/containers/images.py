@@ -199,14 +199,16 @@ def build_args(base: str, options: str) -> dict[str, str]:
 
 
 def docker_build(tag: str, args: dict[str, str], *, target: str = "",
-                 network_host: bool = False) -> float:
-    """``docker build`` of deploy/Dockerfile from the repository; the seconds it took."""
-    command = [docker_cli(), "build", "--quiet", "--force-rm", "-f", str(DOCKERFILE), "-t", tag]
+                 network_host: bool = False, context: Path = ROOT,
+                 dockerfile: Path = DOCKERFILE) -> float:
+    """``docker build`` (deploy/Dockerfile from the repository, unless told another);
+    the seconds it took."""
+    command = [docker_cli(), "build", "--quiet", "--force-rm", "-f", str(dockerfile), "-t", tag]
     command += [a for k, v in args.items() for a in ("--build-arg", f"{k}={v}")]
     command += ["--target", target] if target else []
     command += ["--network", "host"] if network_host else []
     started = time.monotonic()
-    run([*command, str(ROOT)], timeout=3600)
+    run([*command, str(context)], timeout=3600)
     return time.monotonic() - started
 
 
