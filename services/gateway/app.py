@@ -21,6 +21,7 @@ from common.client import Client
 from common.core.errors import InvalidInput
 from common.core.registry import load_registry
 from common.serving.app import EXTENSION, request_body
+from common.serving.permissions import require_reach, routes_to_others
 
 from . import wire
 from .router import Router
@@ -102,11 +103,14 @@ def algorithmia_blueprint() -> Blueprint:
     return bp
 
 
+@routes_to_others
 def _call(owner: str, name: str, version: str | None = None) -> Response:
-    """One Algorithmia call: parse, resolve, read the body, pipe, answer."""
+    """One Algorithmia call: parse, resolve, read the body, pipe, answer. An API key
+    limited to some services reaches only those (a 403 naming its scope)."""
     started = time.perf_counter()
     router: Router = current_app.extensions[NAME]
     ref = wire.parse_ref(owner, name, version, router.namespace)
+    require_reach(ref.name, current_app.extensions[EXTENSION].permissions)
     options = wire.parse_options(request.args,
                                  current_app.config["DEFAULT_TIMEOUT_S"])
     algo, metadata = router.resolve(ref)
