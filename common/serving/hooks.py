@@ -15,7 +15,7 @@ from common.core import identity
 from common.core.errors import (DeadlineExceeded, Forbidden, InternalError, InvalidInput,
                                 MethodNotAllowed, NotFound,
                                 PayloadTooLarge, ServiceError, UnsupportedMediaType,
-                                UpstreamError, error_class_for)
+                                UpstreamError, VersionMismatch, error_class_for)
 
 from .permissions import COLOCATED_CALLER, ROUTES_TO_OTHERS, enter, leave
 
@@ -137,7 +137,11 @@ def as_seen_by(error: ServiceError, own_name: str) -> ServiceError:
         return error
     details = error.details if isinstance(error.details, dict) else {}
     stage = details.get("stage") or error.service
-    cls = next((c for c in (DeadlineExceeded, InvalidInput, Forbidden)
+    # A refused input, a spent deadline, a version nobody serves or a call the policy
+    # forbids is the caller's to mend, so it keeps its class; anything else a stage
+    # failed with is upstream's. A refused call keeps its own message, which names the
+    # caller and the callee of the hop refused.
+    cls = next((c for c in (DeadlineExceeded, InvalidInput, VersionMismatch, Forbidden)
                 if isinstance(error, c)), UpstreamError)
     message = error.message if stage != error.service or cls is Forbidden or \
         error.message.startswith(stage) else f"Stage {stage} failed: {error.message}"
