@@ -438,10 +438,14 @@ def k8s_hpa(target: ServiceEntry | ProcessUnit) -> dict[str, Any]:
 
 
 def cluster_registry(registry: Mapping[str, ServiceEntry]) -> dict[str, Any]:
-    """The registry as the cluster sees it: same names, apps, ports and groups; DNS URLs."""
+    """The registry as the cluster sees it: same names, apps, ports, groups, versions
+    and calls policy; DNS URLs. A version deployment is an entry of its own there,
+    naming the service it deploys."""
     return {"services": {name: {"app": e.app, "port": e.port, "url": cluster_url(e),
                                 "workers": e.workers, "threads": e.threads,
                                 **({"group": e.group} if e.group else {}),
+                                **({"service": e.service} if e.service_name != name else {}),
+                                **({"version": e.version} if e.version else {}),
                                 **({"calls": list(e.calls)} if e.calls is not None else {})}
                          for name, e in registry.items()}}
 

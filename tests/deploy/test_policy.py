@@ -79,10 +79,13 @@ def test_pods_read_their_identity_key_and_the_public_keys_optionally(name, sourc
     assert len(secrets) == len({m.service_name for m in unit(name).members})
 
 
-def test_the_cluster_registry_carries_the_policy(source, k8s):
-    import yaml
-    data = k8s[("ConfigMap", "modelchain-registry")]["data"]
-    cluster = yaml.safe_load(data["registry.yaml"])["services"]
+def test_the_cluster_registry_carries_the_policy_and_the_versions(source, k8s, tmp_path):
+    from common.core.registry import load_registry
+    path = tmp_path / "registry.yaml"
+    path.write_text(k8s[("ConfigMap", "modelchain-registry")]["data"]["registry.yaml"])
+    cluster = load_registry(path, environ={})
+    assert list(cluster) == list(source)
     for name, entry in source.items():
-        stated = cluster[name].get("calls")
-        assert (None if stated is None else tuple(stated)) == entry.calls, name
+        seen = cluster[name]
+        assert (seen.calls, seen.service_name, seen.version) == \
+            (entry.calls, entry.service_name, entry.version), name
