@@ -2,8 +2,9 @@
 their public halves.
 
 ``MODELCHAIN_POLICY=1 make run`` calls :func:`dev_identities` to keep a key per
-registered service in ``.run/identity/`` (ignored by git, created once and reused) and
-hands each process only its own members' keys. For a deployment::
+registered service in ``.run/identity/`` (ignored by git, created once and reused;
+``MODELCHAIN_IDENTITY_DIR`` names another folder) and hands each process only its own
+members' keys. For a deployment::
 
     python -m tools.identity OUT_DIR            # every registered service
     python -m tools.identity OUT_DIR sentiment  # only those named
@@ -69,8 +70,10 @@ def ensure_keys(folder: Path, services: Iterable[str]) -> Identities:
     return identities
 
 
-def dev_identities(folder: Path = DEV_FOLDER) -> Identities:
-    """The local run's keys: one per registered service, under ``.run/identity``."""
+def dev_identities(folder: Path | None = None) -> Identities:
+    """The local run's keys: one per registered service, under ``.run/identity`` (or
+    ``MODELCHAIN_IDENTITY_DIR``)."""
+    folder = folder or Path(os.environ.get("MODELCHAIN_IDENTITY_DIR") or DEV_FOLDER)
     return ensure_keys(folder, (e.service_name for e in load_registry().values()))
 
 
