@@ -6,8 +6,8 @@ with no policy configured, which behave as before.
 Two processes, each a process group, from a test registry:
 
 - ``front``: alpha (calls text_cleaner and beta), mallory (calls text_cleaner only),
-  pipe_ok and pipe_bad (pipelines text_cleaner -> beta; pipe_bad's policy forgets
-  beta) and the gateway;
+  pipe_ok, pipe_bad and pipe_cold (pipelines text_cleaner -> beta; the policy of the
+  last two forgets beta; pipe_bad does not warm up) and the gateway;
 - ``back``: text_cleaner (the real one; no policy stated), beta (may call none), gamma
   (no policy) and relay_in (calls gamma), whose calls to its neighbours stay in-process.
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,7 @@ SCRIPT = Path(__file__).with_name("algorithmia_scoped.py")
 
 def write_registry(folder: Path) -> Path:
     """The services above, their policies, and the pipelines' files and contracts."""
-    for name, calls in (("pipe_ok", ["text_cleaner", "beta"]), ("pipe_bad", ["text_cleaner"])):
+    for name in ("pipe_ok", "pipe_bad", "pipe_cold"):
         (folder / f"{name}.yaml").write_text(yaml.safe_dump({
             "name": name, "version": "1.0.0", "steps": [
                 {"service": "text_cleaner"}, {"service": "beta", "take": ["text"]}]}))
@@ -63,6 +64,8 @@ def write_registry(folder: Path) -> Path:
                     "calls": ["text_cleaner", "beta"]},
         "pipe_bad": {"app": PIPELINE.format(path=str(folder / "pipe_bad.yaml")),
                      "calls": ["text_cleaner"]},
+        "pipe_cold": {"app": PIPELINE.format(path=str(folder / "pipe_cold.yaml")),
+                      "calls": ["text_cleaner"]},   # as pipe_bad, warmed up
         "gateway": {"app": "services.gateway:create_app()"},
         "text_cleaner": {"app": "services.text_cleaner:create_app()", "group": "back"},
         "beta": {"app": NOOP.format(name="beta"), "calls": [], "group": "back"},
@@ -90,8 +93,8 @@ def start(folder: Path, policy: bool) -> dict[str, str]:
     keys = ensure_keys(folder / "identity", [e.name for e in entries]) if policy else None
     processes = start_services(entries, ports=free_ports(entries), env=env,
                                log_dir=folder / "logs", identities=keys)
-    try:
-        wait_ready(processes, 240)
+    try:   # pipe_cold never turns ready with the policy on (its warmup is refused)
+        wait_ready([p for p in processes if p.entry.name != "pipe_cold" or not policy], 240)
     except BaseException:
         stop_services(processes)
         raise
@@ -172,6 +175,20 @@ def test_a_forbidden_forward_is_a_403(on):
 def test_a_forbidden_pipeline_step_is_a_403(on):
     error = refused(call(on, "pipe_bad", {"text": "Sooo happy!!"}), "pipe_bad", "beta")
     assert error["details"]["stage"] == "beta"
+
+
+def test_a_pipeline_whose_step_is_forbidden_does_not_turn_ready(on):
+    deadline, ready = time.monotonic() + 120, None
+    while time.monotonic() < deadline:
+        ready = requests.get(f"{on['pipe_cold']}/readyz", timeout=10)
+        if ready.json()["error"]["details"].get("load_error"):
+            break
+        time.sleep(0.5)
+    assert ready.status_code == 503
+    details = ready.json()["error"]["details"]
+    assert details["load_error"] == "Forbidden"
+    assert details["message"] == ("beta refuses calls from pipe_cold: the registry lets "
+                                  "pipe_cold call text_cleaner only.")
 
 
 def test_a_forbidden_co_located_call_is_refused_in_process(on):
