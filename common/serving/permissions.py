@@ -107,21 +107,30 @@ class Permissions:
                  entries: Mapping[str, ServiceEntry] | None = None):
         self.own = own
         self.keys: tuple[ApiKey, ...] = parse_keys(config["API_KEYS"])
-        self.scoped = any(k.scope is not None for k in self.keys)
-        public = identity.parse_public_keys(identity.read_setting(
-            config["IDENTITY_PUBLIC_KEYS"], config["IDENTITY_PUBLIC_KEYS_FILE"]))
-        self.enforced = bool(public)
         self.rules: Rules | None = None
         self.verifier: identity.Verifier | None = None
         signer = _own_signer(own, config)
-        if signer is not None:
+        if signer is not None:   # it signs its calls whether or not it checks callers
             identity.register_signer(signer)
-        if self.enforced:
-            self.rules = Rules(entries if entries is not None
-                               else load_registry(config["REGISTRY"] or None))
-            names = [own, *(n for n, s in self.rules.service_of.items() if s == own)]
-            self.verifier = identity.Verifier(public, names, float(config["IDENTITY_WINDOW_S"]))
+        public = identity.parse_public_keys(identity.read_setting(
+            config["IDENTITY_PUBLIC_KEYS"], config["IDENTITY_PUBLIC_KEYS_FILE"]))
+        if public:
+            self._enforce(public, config, entries)
             _check_own_key(own, signer, public)
+
+    @property
+    def enforced(self) -> bool:
+        """Whether the calls policy is in force here (public keys are configured)."""
+        return self.verifier is not None
+
+    def _enforce(self, public: Mapping[str, Any], config: Mapping[str, Any],
+                 entries: Mapping[str, ServiceEntry] | None) -> None:
+        """Read the policy from the registry, and accept calls signed for this service
+        under its name or the name of any deployment of it."""
+        self.rules = Rules(entries if entries is not None
+                           else load_registry(config["REGISTRY"] or None))
+        names = [self.own, *(n for n, s in self.rules.service_of.items() if s == self.own)]
+        self.verifier = identity.Verifier(public, names, float(config["IDENTITY_WINDOW_S"]))
 
     def admit(self, method: str, path: str, headers: Mapping[str, str],
               in_process: str | None = None, routing: bool = False) -> Caller:
