@@ -66,7 +66,8 @@ def primitives(private_key: str) -> dict[str, float]:
             "check": alone(lambda: verifier.verify(next(pending), "POST", "/predict", "r"))}
 
 
-def in_process(public: str, signer: identity.Signer, calls: int) -> tuple[float, float]:
+def in_process(public: str, signer: identity.Signer, calls: int,
+               policy_first: bool) -> tuple[float, float]:
     """CPU microseconds of one ``/predict`` of each app in this process: no policy, and
     the policy with a signed call (headers signed beforehand: only the check counts)."""
     apps = [create_noop_app(n, {"LOAD_MODEL": "sync", **extra}).test_client() for n, extra in
@@ -74,15 +75,17 @@ def in_process(public: str, signer: identity.Signer, calls: int) -> tuple[float,
     headers = [{identity.IDENTITY_HEADER: signer.header("noop_policy", "POST", "/predict",
                                                         "r"), "X-Request-ID": "r"}
                for _ in range(calls + 200)]
-    figures = []
-    for app, signed in zip(apps, ([{}] * (calls + 200), headers)):
+    figures = {}
+    order = [1, 0] if policy_first else [0, 1]
+    for index in order:
+        app, signed = apps[index], ([{}] * (calls + 200), headers)[index]
         pending = iter(signed)
         for _ in range(200):
             assert app.post("/predict", json=BODY, headers=next(pending)).status_code == 200
         began = time.process_time()
         for _ in range(calls):
             app.post("/predict", json=BODY, headers=next(pending))
-        figures.append((time.process_time() - began) / calls * 1e6)
+        figures[index] = (time.process_time() - began) / calls * 1e6
     return figures[0], figures[1]
 
 
@@ -99,17 +102,19 @@ def main() -> None:
     entries = [servers.noop_entry("noop_open"), servers.noop_entry("noop_policy")]
     with servers.serve(entries, env, tag="policy-cpu") as svc:
         client = Client(urls={n: p.url for n, p in svc.items()})
-        for round_ in range(args.rounds):
-            open_ = measure(client.algo("noop_open"), [svc["noop_open"]], args.calls, False)
-            policy = measure(client.algo("noop_policy"), [svc["noop_policy"]], args.calls,
-                             True)
+        for round_ in range(args.rounds):   # which goes first alternates
+            order = ("open", "policy") if round_ % 2 == 0 else ("policy", "open")
+            got = {kind: measure(client.algo(f"noop_{kind}"), [svc[f"noop_{kind}"]],
+                                 args.calls, signed=kind == "policy") for kind in order}
+            open_, policy = got["open"], got["policy"]
             for what in ("server", "client", "wall"):
                 print(f"round {round_}: {what:6} per call: no policy {open_[what]:6.0f} us, "
                       f"policy {policy[what]:6.0f} us, ratio "
                       f"{policy[what] / open_[what]:.3f}", flush=True)
     signer = identity.Signer(CALLER, private_key)
     for round_ in range(args.rounds):
-        bare, checked = in_process(env["NOOP_POLICY_IDENTITY_PUBLIC_KEYS"], signer, args.calls)
+        bare, checked = in_process(env["NOOP_POLICY_IDENTITY_PUBLIC_KEYS"], signer,
+                                   args.calls, policy_first=round_ % 2 == 1)
         print(f"round {round_}: in this process, the callee's CPU per call: no policy "
               f"{bare:.0f} us, policy {checked:.0f} us, ratio {checked / bare:.3f}",
               flush=True)
