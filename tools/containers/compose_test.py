@@ -249,6 +249,31 @@ def published_only_on_loopback(stack: Stack) -> None:
     log("every published port is on 127.0.0.1")
 
 
+def limits_applied(stack: Stack) -> None:
+    """Each container runs under its compose service's CPU and memory limits (the
+    generated ``deploy.resources.limits``; Compose v1 applies them outside swarm too)."""
+    rendered = yaml.safe_load(stack.compose("config").stdout)["services"]
+    template = ('{{index .Config.Labels "com.docker.compose.service"}} '
+                "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}")
+    done = run([docker_cli(), "inspect", "--format", template, *stack.containers()],
+               env=stack.env)
+    for line in done.stdout.splitlines():
+        service, cpus, memory = line.split()
+        wanted = rendered[service]["deploy"]["resources"]["limits"]
+        expected = (int(float(wanted["cpus"]) * 1e9), _bytes(wanted["memory"]))
+        if (int(cpus), int(memory)) != expected:
+            raise Failure(f"{service} runs with {cpus} nano-CPUs and {memory} bytes, "
+                          f"not its limits {wanted}")
+    log("every container runs under its CPU and memory limits")
+
+
+def _bytes(size: str) -> int:
+    """``2G``, ``512M`` as bytes (compose's units: powers of 1024)."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    size = str(size).strip().lower().rstrip("b")
+    return int(float(size[:-1]) * units[size[-1]]) if size[-1] in units else int(size)
+
+
 # ------------------------------------------------------------------ talking to it
 def call(method: str, url: str, **kwargs) -> requests.Response:
     """One HTTP call to a published port (never anything else)."""
@@ -571,6 +596,7 @@ def run_test(stack: Stack, base: str, compose_file: Path, keep: bool) -> dict[st
                                               .stdout.split()))
         with timed(timings, "requests"):
             published_only_on_loopback(stack)
+            limits_applied(stack)
             check_services(stack)
             check_chain(stack)
             check_catalog(stack)
