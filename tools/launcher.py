@@ -24,14 +24,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 import requests
 
 from common.core.registry import (GROUP_MEMBERS_ENV, ROOT, ProcessUnit, ServiceEntry,
                                   load_registry, process_units)
 
-from . import front
+if TYPE_CHECKING:
+    from .front import FrontProcess
 
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
 RUN_DIR = ROOT / ".run"
@@ -266,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(e))
     taken = ports_taken(entries)
     front_port = _front_port() if args.front else None
-    if front_port and not front.port_free(front_port):
+    if front_port and not _front().port_free(front_port):
         taken.append(f"front (127.0.0.1:{front_port})")
     if taken:
         print(f"error: ports already in use: {', '.join(taken)}. Another `make run` may "
@@ -277,18 +278,26 @@ def main(argv: list[str] | None = None) -> int:
     return _serve(entries, args.timeout, args.log_dir, front_port)
 
 
+def _front():
+    """tools/front.py, imported only for ``--front`` (it brings nginx's configuration
+    and the certificate code; a plain `make run` needs neither)."""
+    from . import front
+    return front
+
+
 def _front_port() -> int:
+    """The front's port (``MODELCHAIN_FRONT_PORT``, else 8443)."""
     try:
-        return front.front_port()
+        return _front().front_port()
     except ValueError:
-        raise SystemExit(f"error: {front.PORT_ENV} must be a port number")
+        raise SystemExit(f"error: {_front().PORT_ENV} must be a port number")
 
 
 def _front_can_start() -> bool:
     """Whether nginx and a certificate are there; says why not."""
     try:
-        front.nginx_binary()
-        front.certificate()
+        _front().nginx_binary()
+        _front().certificate()
     except (FileNotFoundError, ValueError) as e:
         print(f"error: the front cannot start: {e}", file=sys.stderr)
         return False
@@ -315,10 +324,7 @@ def _serve(entries: list[ServiceEntry], timeout: float, log_dir: Path,
         while running and not stopping:
             time.sleep(0.2)
             running = _report_stopped(running)
-            if proxy is not None and not proxy.alive():
-                print(f"error: the front stopped; the services keep running. Its log:\n"
-                      f"{proxy.log_tail()}", file=sys.stderr, flush=True)
-                proxy = None
+            proxy = _front_still_up(proxy)
         return 0 if running or stopping else 1
     finally:
         if proxy is not None:
@@ -327,13 +333,15 @@ def _serve(entries: list[ServiceEntry], timeout: float, log_dir: Path,
 
 
 def _start_front(services: list[ServiceProcess], port: int,
-                 log_dir: Path) -> "front.FrontProcess | None":
+                 log_dir: Path) -> FrontProcess | None:
     """The front before the services just started (the others where the registry
-    says), ready; prints ``front <url>``, or why it did not start."""
+    says), ready; prints ``front <url>``, or why it did not start. Its files go beside
+    the logs (``.run/front/`` for ``make run``)."""
     try:
-        proxy = front.start_front(load_registry(), port=port, run_dir=front.RUN_DIR,
-                                  log_path=log_dir / "front.log",
-                                  urls={s.entry.name: s.url for s in services})
+        proxy = _front().start_front(load_registry(), port=port,
+                                     run_dir=log_dir.parent / "front",
+                                     log_path=log_dir / "front.log",
+                                     urls={s.entry.name: s.url for s in services})
     except (OSError, RuntimeError, ValueError) as e:
         print(f"error: the front did not start: {e}", file=sys.stderr, flush=True)
         return None
@@ -344,6 +352,15 @@ def _start_front(services: list[ServiceProcess], port: int,
         print(f"error: the front did not start: {e}", file=sys.stderr, flush=True)
         return None
     print(f"front {proxy.url}", flush=True)
+    return proxy
+
+
+def _front_still_up(proxy: FrontProcess | None) -> FrontProcess | None:
+    """The front, or None once it has stopped (said once; the services keep running)."""
+    if proxy is not None and not proxy.alive():
+        print(f"error: the front stopped; the services keep running. Its log:\n"
+              f"{proxy.log_tail()}", file=sys.stderr, flush=True)
+        return None
     return proxy
 
 
