@@ -241,14 +241,16 @@ def compose(registry: Mapping[str, ServiceEntry], root: Path = ROOT) -> dict[str
 
 def compose_front(registry: Mapping[str, ServiceEntry]) -> dict[str, Any]:
     """The HTTPS front in compose: nginx with ``deploy/front/nginx.conf``, published on
-    ``FRONT_PORT`` (8443), its certificate from the ``FRONT_TLS_CERT`` and
+    ``FRONT_PORT`` (8443) of ``MODELCHAIN_PUBLISH_ADDRESS`` (127.0.0.1), its certificate from the ``FRONT_TLS_CERT`` and
     ``FRONT_TLS_KEY`` files (a self-signed pair: ``make front-cert``). It looks the
     services up per request, so it starts with any of them (``--scale`` included)."""
     check = ["CMD", "curl", "-fsk", f"https://127.0.0.1:{FRONT_PORT}{front_config.HEALTH_PATH}"]
     return {"build": {"context": str(FRONT_FILES),
                       "args": {"BASE": "${FRONT_BASE:-debian:bookworm-slim}"}},
             "image": f"modelchain/{HTTPS_FRONT}:latest",
-            "ports": [f"${{FRONT_PORT:-{FRONT_PORT}}}:{FRONT_PORT}"],
+            # the loopback unless the deployer opens it (MODELCHAIN_PUBLISH_ADDRESS)
+            "ports": [f"${{MODELCHAIN_PUBLISH_ADDRESS:-127.0.0.1}}:"
+                      f"${{FRONT_PORT:-{FRONT_PORT}}}:{FRONT_PORT}"],
             "secrets": ["front_tls_cert", "front_tls_key"],
             "healthcheck": {"test": check, "interval": "10s", "timeout": "3s",
                             "retries": 3, "start_period": "5s"},

@@ -36,7 +36,8 @@ def test_compose_builds_the_front_and_publishes_its_tls_port(compose):
     service = compose["services"][FRONT]
     assert service["build"] == {"context": "deploy/front",
                                 "args": {"BASE": "${FRONT_BASE:-debian:bookworm-slim}"}}
-    assert service["ports"] == [f"${{FRONT_PORT:-8443}}:{listen_port('nginx.conf')}"]
+    assert service["ports"] == ["${MODELCHAIN_PUBLISH_ADDRESS:-127.0.0.1}:${FRONT_PORT:-8443}:"
+                                f"{listen_port('nginx.conf')}"]
     assert service["healthcheck"]["test"][-1].endswith(config.HEALTH_PATH)
     others = set(compose["services"]) - {FRONT}
     assert set(service["depends_on"]) == others
