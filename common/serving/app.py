@@ -41,7 +41,7 @@ class ServiceState:
     def __init__(self, model: Model, config: Mapping[str, Any]):
         self.model = model
         self.config = config
-        self.metrics = ServiceMetrics(model.name)
+        self.metrics = ServiceMetrics(model.name, str(model.version))
         self.runner = ModelRunner(model, config, self.metrics)
         self.limits = {"max_body_bytes": config["MAX_CONTENT_LENGTH"],
                        "max_batch_size": config["MAX_BATCH_SIZE"],
