@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import ssl
 import time
 from datetime import datetime, timezone
@@ -206,12 +207,12 @@ def test_tls_1_2_and_1_3_are_served(live, version):
                                  ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[version]
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated")
 def test_tls_1_1_is_refused_by_the_front(live):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.load_verify_locations(str(live.cert))
     context.set_ciphers("DEFAULT:@SECLEVEL=0")   # this client would offer it
     context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_1
-    import socket
     with socket.create_connection(("127.0.0.1", live.port), timeout=10) as raw:
         with pytest.raises(ssl.SSLError, match="PROTOCOL_VERSION|protocol version"):
             context.wrap_socket(raw, server_hostname="127.0.0.1")
