@@ -139,21 +139,25 @@ async def slow_client(target: Target, held: Held, stop: asyncio.Event) -> None:
 
 
 async def _trickle(reader, writer, head: bytes, held: Held, stop: asyncio.Event) -> None:
-    """A byte, then a second's wait for the server; until it closes (or answers, which
-    the probe takes as closing) or the probe stops."""
-    for byte in head:
-        if stop.is_set():
-            return
-        try:
-            writer.write(bytes([byte]))
-            await writer.drain()
-            await asyncio.wait_for(reader.read(1024), 1.0)
-        except asyncio.TimeoutError:
-            continue   # a second passed with no answer: the next byte
-        except (OSError, ssl.SSLError):
-            pass
-        held.closed_by_server += 1
-        return
+    """A byte a second until the server closes the connection (or answers, which the
+    probe counts as closing) or the probe stops. One read waits all along, so a
+    second costs the probe a write and a sleep."""
+    answered = asyncio.ensure_future(reader.read(1024))
+    try:
+        for byte in head:
+            if stop.is_set():
+                return
+            if answered.done():
+                held.closed_by_server += 1
+                return
+            try:
+                writer.write(bytes([byte]))
+            except (OSError, RuntimeError):
+                held.closed_by_server += 1
+                return
+            await asyncio.sleep(1.0)
+    finally:
+        answered.cancel()
 
 
 async def under_load(target: Target, args) -> tuple[list[tuple[float, str]], Held]:
