@@ -289,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         results = {t.name: probe(t, args) for t in targets(service_url, proxy, cert)}
     report(results, args)
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)},
                                          "results": results}, indent=2))
     return 0
