@@ -231,11 +231,16 @@ def _request_id_map() -> str:
 
 
 def _line_limit_map(limits: Limits) -> str:
-    """1 when the request line is over gunicorn's limit. ``volatile``, and never for the
-    front's error pages, which the same request reaches by an internal redirect."""
-    return ('map "$uri $request" $front_line_too_long {\n    volatile;\n'
-            f'    "~^{ERROR_PATH}" 0;\n'
-            f'    "~^\\S* .{{{limits.request_line + 1}}}" 1;\n    default 0;\n}}\n')
+    """``$front_line_too_long``: 1 when the request line is over gunicorn's limit, but
+    never on the front's error pages, which the same request reaches by an internal
+    redirect (with the same request line). The maps that read ``$uri`` are
+    ``volatile``: it changes with that redirect."""
+    return ("map $request $front_line_over {\n"
+            f'    "~^.{{{limits.request_line + 1}}}" 1;\n    default 0;\n}}\n'
+            "map $uri $front_error_page {\n    volatile;\n"
+            f'    "~^{ERROR_PATH}" 1;\n    default 0;\n}}\n'
+            'map "$front_error_page$front_line_over" $front_line_too_long {\n'
+            '    volatile;\n    "01" 1;\n    default 0;\n}\n')
 
 
 def _tls_defaults() -> str:

@@ -57,7 +57,7 @@ def test_header_and_request_line_limits_are_gunicorns(gunicorn_says):
     http = SHARED[config.HTTP_CONF]
     assert directive(http, "large_client_header_buffers") == \
         f"{gunicorn_says['limit_request_fields']} {gunicorn_says['limit_request_field_size']}"
-    assert f".{{{gunicorn_says['limit_request_line'] + 1}}}" in http
+    assert f'"~^.{{{gunicorn_says["limit_request_line"] + 1}}}" 1;' in http
 
 
 def test_idle_upstream_connections_close_before_gunicorn_closes_them(gunicorn_says):

@@ -138,17 +138,20 @@ def test_a_body_over_the_services_limit_is_refused_before_it(live):
     assert at.status_code == 400 and "source" not in at.json()["error"]["details"]
 
 
-def line_of(length: int) -> str:
+def line_of(length: int, path: str = "/text_cleaner/healthz") -> str:
     """A request line of exactly ``length`` bytes (CRLF excluded)."""
-    start, end = "GET /text_cleaner/healthz?pad=", " HTTP/1.1"
+    start, end = f"GET {path}?pad=", " HTTP/1.1"
     return start + "a" * (length - len(start) - len(end)) + end
 
 
-def test_the_request_line_limit_is_gunicorns_to_the_byte(live):
-    fits = exchange(live.port, live.cert, f"{line_of(4094)}\r\nHost: x\r\n"
+@pytest.mark.parametrize("path,status", [("/text_cleaner/healthz", 200),
+                                         ("/text_cleaner/a%20b%20c", 404)])
+def test_the_request_line_limit_is_gunicorns_to_the_byte(live, path, status):
+    fits = exchange(live.port, live.cert, f"{line_of(4094, path)}\r\nHost: x\r\n"
                     "Connection: close\r\n\r\n".encode())
-    assert parsed(fits)[0] == 200
-    over = exchange(live.port, live.cert, f"{line_of(4095)}\r\nHost: x\r\n\r\n".encode())
+    assert parsed(fits)[0] == status and b'"source": "front"' not in fits  # the service's
+    over = exchange(live.port, live.cert,
+                    f"{line_of(4095, path)}\r\nHost: x\r\n\r\n".encode())
     assert "4094" in raw_error(over, 414, "request_line_too_long")["message"]
     far = exchange(live.port, live.cert, f"{line_of(9000)}\r\nHost: x\r\n\r\n".encode())
     raw_error(far, 414, "request_line_too_long")
