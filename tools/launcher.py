@@ -8,7 +8,9 @@ workers with fresh code (``make restart SERVICE=<name>``). With ``--front``
 (``make run FRONT=1``) it also starts the HTTPS front (nginx, ``tools/front.py``) on
 127.0.0.1, prints ``front https://127.0.0.1:8443`` after the services and stops it with
 them. The integration tests start their services through the same
-:func:`start_services`.
+:func:`start_services`. ``MODELCHAIN_POLICY=1`` turns the calls policy on: every
+service gets an identity key (kept in ``.run/identity``, ``tools/identity.py``), and
+each process only its own members' keys.
 """
 from __future__ import annotations
 
@@ -31,7 +33,9 @@ import requests
 from common.core.registry import (GROUP_MEMBERS_ENV, ROOT, ProcessUnit, ServiceEntry,
                                   load_registry, process_units)
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: tools.identity loads cryptography, which a plain
+    from tools.identity import Identities  # `make run` does not need to start
+
     from .front import FrontProcess
 
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
@@ -115,9 +119,11 @@ def service_environment(urls: Mapping[str, str], extra: Mapping[str, str] | None
 
 def start_services(entries: Iterable[ServiceEntry], *, ports: Mapping[str, int] | None = None,
                    env: Mapping[str, str] | None = None, log_dir: Path = LOG_DIR,
-                   host: str = "127.0.0.1") -> list[ServiceProcess]:
+                   host: str = "127.0.0.1",
+                   identities: Identities | None = None) -> list[ServiceProcess]:
     """Start every entry under gunicorn (ports default to the registry's); not waited.
-    Services of one process group (``group:`` in the registry) share one process."""
+    Services of one process group (``group:`` in the registry) share one process. With
+    ``identities``, each process gets its members' identity keys (the policy is on)."""
     entries = list(entries)
     ports = {e.name: (ports or {}).get(e.name, e.port) for e in entries}
     urls = {name: f"http://{host}:{port}" for name, port in ports.items()}
@@ -126,7 +132,8 @@ def start_services(entries: Iterable[ServiceEntry], *, ports: Mapping[str, int] 
     try:
         for unit in process_units(entries):
             local_env = {k: v for m in unit.members for k, v in m.local_env.items()}
-            environment = service_environment(urls, {**unit.env, **local_env,
+            keys = identities.environment(unit) if identities else {}
+            environment = service_environment(urls, {**unit.env, **local_env, **keys,
                                                      **(env or {})})
             started.extend(_spawn(unit, host, ports, urls, environment, log_dir))
     except BaseException:  # none may outlive a failed start: each is its own session
@@ -313,7 +320,7 @@ def _serve(entries: list[ServiceEntry], timeout: float, log_dir: Path,
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda number, _frame: stopping.append(number))
     services = start_services(entries, env={**LOCAL_DEFAULTS, **_own(LOCAL_DEFAULTS)},
-                              log_dir=log_dir)
+                              log_dir=log_dir, identities=_policy_identities())
     proxy = None
     try:
         running = _report_ready(services, timeout, log_dir, stopping)
@@ -362,6 +369,17 @@ def _front_still_up(proxy: FrontProcess | None) -> FrontProcess | None:
               f"{proxy.log_tail()}", file=sys.stderr, flush=True)
         return None
     return proxy
+
+
+def _policy_identities() -> Identities | None:
+    """With ``MODELCHAIN_POLICY`` on, the local run's identity keys (made once)."""
+    if os.environ.get("MODELCHAIN_POLICY", "").strip().lower() not in ("1", "true", "yes", "on"):
+        return None
+    from tools.identity import dev_identities
+    identities = dev_identities()
+    print(f"# calls policy on: identity keys in {identities.folder} (the registry's "
+          "calls: is enforced by every callee)", file=sys.stderr, flush=True)
+    return identities
 
 
 def _own(defaults: Mapping[str, str]) -> dict[str, str]:
