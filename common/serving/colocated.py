@@ -19,6 +19,7 @@ from typing import Any, Mapping
 from flask import Flask
 from werkzeug.test import Client as WsgiClient
 
+from common.client import calls
 from common.client.client import decode_json, encode_json
 from common.core import context as ctx
 from common.core.errors import InternalError, ServiceError
@@ -53,6 +54,7 @@ class ColocatedEndpoint:
         service_state.ensure_started()
         context = ctx.from_headers(headers, service_state.config["DEFAULT_TIMEOUT_S"])
         context_token, extras_token = ctx.activate(context), ctx.open_response_extras()
+        recorder_token = calls.attribute_to(service_state.recorder)  # its onward calls
         try:
             status, document = 200, self._answer(body, headers, context, started)
         except ServiceError as error:
@@ -63,6 +65,7 @@ class ColocatedEndpoint:
                 "Internal server error; see the service log with request id "
                 f"{context.request_id}."))
         finally:
+            calls.release(recorder_token)
             ctx.close_response_extras(extras_token)
             ctx.deactivate(context_token)
         seconds = time.perf_counter() - started

@@ -19,7 +19,8 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
 class ServiceMetrics:
-    """Request counts by route and status, latency, batch sizes and queue wait."""
+    """Request counts by route and status, latency, batch sizes and queue wait, and the
+    pipe calls the service made (who it called, how often, how fast)."""
 
     def __init__(self, service: str):
         self.registry = CollectorRegistry(auto_describe=True)
@@ -42,6 +43,13 @@ class ServiceMetrics:
                                  "Requests from a co-located service, served in-process "
                                  "(also counted in modelchain_requests_total).",
                                  ["service", "status"], **labels)
+        self.pipe_calls = Counter("modelchain_pipe_calls_total",
+                                  "Pipe calls this service made, by callee and outcome "
+                                  "(ok, error: the callee answered one, unreached).",
+                                  ["caller", "callee", "outcome"], **labels)
+        self.pipe_seconds = Histogram("modelchain_pipe_call_seconds",
+                                      "Time a pipe call took, as its caller saw it.",
+                                      ["caller", "callee"], buckets=LATENCY_BUCKETS, **labels)
         self.service = service
         # Labelled children, looked up once: ``labels()`` was the largest single cost
         # of an in-process hop (make bench, pipes). Their keys are bounded (see METHODS).
@@ -70,10 +78,26 @@ class ServiceMetrics:
             child = self._children[key] = self.colocated.labels(self.service, str(status))
         child.inc()
 
-    def exposition(self) -> tuple[bytes, str]:
-        """The text exposition and its content type."""
+    def observe_pipe_call(self, callee: str, outcome: str, seconds: float) -> None:
+        """Count one pipe call this service made (``callee``: a bounded label)."""
+        key = ("pipe", callee, outcome)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.pipe_calls.labels(self.service, callee, outcome),
+                self.pipe_seconds.labels(self.service, callee))
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def collected(self) -> CollectorRegistry:
+        """What ``/metrics`` shows: this app's registry, or every worker's figures
+        under ``PROMETHEUS_MULTIPROC_DIR``."""
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-            return generate_latest(registry), CONTENT_TYPE_LATEST
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+            return registry
+        return self.registry
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text exposition and its content type."""
+        return generate_latest(self.collected()), CONTENT_TYPE_LATEST

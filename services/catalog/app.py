@@ -21,7 +21,9 @@ from common import ANY_SERVICE, Function, create_service_app
 from common.client import Client
 from common.core.registry import load_registry
 from common.serving.app import EXTENSION
+from common.serving.callgraph import calls_document
 
+from .calls import CallGraph
 from .directory import Directory
 from .pages import pages_blueprint
 
@@ -119,5 +121,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
                              blueprints=[pages_blueprint()])
     directory = build_directory(app.config, local)
     app.extensions["catalog"] = directory
+    app.extensions["catalog_calls"] = CallGraph(
+        directory, NAME, lambda: calls_document(app.extensions[EXTENSION]))
     app.extensions[EXTENSION].model.directory = directory
     return app
