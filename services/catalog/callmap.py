@@ -11,7 +11,7 @@ import math
 from typing import Any, Mapping
 
 NODE_RADIUS = 26
-MARGIN = 70          # room for the names and the labels around the circle
+MARGIN = 140         # room for the names (read outwards) and the labels around the circle
 BEND = 0.18          # how far a curve bows out, as a share of its length
 MAX_NODES = 40
 
@@ -26,10 +26,23 @@ def layout(graph: Mapping[str, Any]) -> dict[str, Any]:
     edges = [_edge(e, spots, centre) for e in graph.get("edges") or []
              if e["caller"] in spots and e["callee"] in spots]
     return {"width": round(size), "height": round(size),
-            "nodes": [{"name": n, "x": round(x, 1), "y": round(y, 1),
-                       "label_y": round(y + NODE_RADIUS + 14, 1)}
-                      for n, (x, y) in spots.items()],
-            "edges": edges}
+            "nodes": [_node(n, spot, centre) for n, spot in spots.items()], "edges": edges}
+
+
+def _node(name: str, spot: tuple[float, float], centre: float) -> dict[str, Any]:
+    """A node, its name outside the circle (where no edge arrives: they come from
+    inside), anchored so that it reads away from the node."""
+    x, y = spot
+    ux, uy = _unit(x - centre, y - centre)
+    anchor = "start" if ux > 0.35 else "end" if ux < -0.35 else "middle"
+    return {"name": name, "x": round(x, 1), "y": round(y, 1), "anchor": anchor,
+            "label_x": round(x + ux * (NODE_RADIUS + 6), 1),
+            "label_y": round(y + uy * (NODE_RADIUS + 12) + 4, 1)}
+
+
+def _unit(dx: float, dy: float) -> tuple[float, float]:
+    norm = math.hypot(dx, dy) or 1.0
+    return dx / norm, dy / norm
 
 
 def label(edge: Mapping[str, Any]) -> str:
@@ -64,16 +77,15 @@ def _curve(start: tuple[float, float], end: tuple[float, float]):
     cx, cy = (x1 + x2) / 2 - dy * BEND, (y1 + y2) / 2 + dx * BEND
     sx, sy = _towards(start, (cx, cy), NODE_RADIUS)
     ex, ey = _towards(end, (cx, cy), NODE_RADIUS + 4)   # the arrowhead stays outside
-    mid = (0.25 * sx + 0.5 * cx + 0.25 * ex, 0.25 * sy + 0.5 * cy + 0.25 * ey)
+    nx, ny = _unit(-dy, dx)     # the side the curve bows to: the label sits beyond it
+    mid = (0.25 * sx + 0.5 * cx + 0.25 * ex + nx * 9, 0.25 * sy + 0.5 * cy + 0.25 * ey + ny * 9)
     return f"M {sx:.1f} {sy:.1f} Q {cx:.1f} {cy:.1f} {ex:.1f} {ey:.1f}", mid
 
 
 def _loop(spot: tuple[float, float], centre: float):
     """A service calling itself: a loop on the outer side of its node."""
     x, y = spot
-    ux, uy = x - centre, y - centre
-    norm = math.hypot(ux, uy) or 1.0
-    ux, uy = ux / norm, uy / norm
+    ux, uy = _unit(x - centre, y - centre)
     px, py = -uy, ux
     base = NODE_RADIUS
     a = (x + ux * base + px * 10, y + uy * base + py * 10)
