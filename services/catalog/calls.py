@@ -36,22 +36,24 @@ class CallGraph:
         self._edges: dict[tuple[str, str], dict[str, Any]] = {}
         self._cached: tuple[float, dict[str, Any]] | None = None
         self._lock = threading.Lock()
+        self._gathering = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
 
     def gather(self) -> dict[str, Any]:
         """``{"edges": [...], "services": [...], "unanswered": [...]}``, fresh unless
         gathered less than ``CACHE_TTL_S`` ago."""
-        cached = self._cached
-        if cached is not None and time.monotonic() - cached[0] < self.directory.ttl:
-            return cached[1]
-        reports = self._reports()
-        with self._lock:
-            for name, edges in reports.items():
-                if edges is not None:
-                    self._remember(name, edges)
-            document = self._document([n for n, e in reports.items() if e is None])
-            self._cached = (time.monotonic(), document)
-        return document
+        with self._gathering:   # one gather at a time: the others get its answer
+            cached = self._cached
+            if cached is not None and time.monotonic() - cached[0] < self.directory.ttl:
+                return cached[1]
+            reports = self._reports()
+            with self._lock:
+                for name, edges in reports.items():
+                    if edges is not None:
+                        self._remember(name, edges)
+                document = self._document([n for n, e in reports.items() if e is None])
+                self._cached = (time.monotonic(), document)
+            return document
 
     def _reports(self) -> dict[str, list[dict[str, Any]] | None]:
         """Each service's edges (None where it did not answer), the catalog's own too."""
