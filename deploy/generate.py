@@ -158,12 +158,28 @@ def contracts(registry: Mapping[str, ServiceEntry], scratch: Path) -> dict[str, 
 
 def _try_contract(entry: ServiceEntry, found: dict, scratch: Path) -> bool:
     try:
-        app = build_app(entry, {"LOAD_MODEL": "off"})
+        with _deployment_env(entry):   # a version deployment's own settings
+            app = build_app(entry, {"LOAD_MODEL": "off"})
     except LookupError:  # a pipeline whose steps' contracts are not known yet
         return False
     found[entry.name] = contract_of(app.test_client().get("/metadata").get_json())
     (scratch / f"{entry.name}.json").write_text(_contract_text(found[entry.name]))
     return True
+
+
+@contextmanager
+def _deployment_env(entry: ServiceEntry):
+    """``entry.env`` (the registry's ``env:``) in force while its app is built."""
+    saved = {k: os.environ.get(k) for k in entry.env}
+    os.environ.update(entry.env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @contextmanager

@@ -49,7 +49,9 @@ def service_url(service: str) -> str:
     """The service's URL, resolved on the driver (registry + MODELCHAIN_URL_<NAME>), so
     executors need neither the registry file nor the environment."""
     from common.core.registry import load_registry
-    return load_registry()[service.partition("@")[0]].url
+    from common.core.versions import resolve_ref
+    entries = load_registry()
+    return entries[resolve_ref(service, entries)].url   # sentiment@1: its deployment
 
 
 def score_partition(spec: dict, rows: Iterable[Row]) -> Iterator[tuple]:

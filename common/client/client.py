@@ -34,6 +34,7 @@ from common.core.errors import (ITEM_ERRORS_KEY, DeadlineExceeded, InternalError
                                 ServiceError, UpstreamError, VersionMismatch,
                                 error_from_envelope, item_error_from_document)
 from common.core.registry import load_registry, registry_path
+from common.core.versions import Deployments, deployment_table, pick_deployment, split_ref
 
 from .calls import recorder_for, timed
 from .local import find as find_colocated
@@ -71,13 +72,22 @@ class Client:
     this process, which are then called through WSGI instead of over HTTP (tests). A
     service co-located in this process (:mod:`common.client.local`) is called
     in-process, without HTTP or JSON, unless ``colocated=False``.
+
+    ``versions`` maps a service to its deployments, ``(version, name)`` newest first
+    (default: the registry's ``versions:``), so ``algo("sentiment@1")`` reaches the
+    newest deployment of sentiment 1.x.
     """
 
     def __init__(self, urls: Mapping[str, str] | None = None, *, timeout: float = 30.0,
                  retries: int = 3, backoff: float = 0.05, api_key: str | None = None,
                  local: Mapping[str, Callable] | None = None, pool_size: int = 32,
-                 colocated: bool = True):
-        self.urls = dict(urls) if urls is not None else _registry_urls()
+                 colocated: bool = True,
+                 versions: Mapping[str, Deployments] | None = None):
+        if urls is None:
+            urls, found = _registry_deployments()
+            versions = found if versions is None else versions
+        self.urls = dict(urls)
+        self.versions = dict(versions or {})
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -92,17 +102,20 @@ class Client:
         self._metadata: dict[str, dict] = {}
 
     def algo(self, ref: str) -> "Algo":
-        """A handle on a service: ``"sentiment"`` or ``"sentiment@1"``."""
-        name, _, requirement = ref.partition("@")
+        """A handle on a service: ``"sentiment"`` or ``"sentiment@1"``. Where several
+        versions run side by side, the newest deployment meeting the requirement (the
+        newest without one); :class:`VersionMismatch` when none does."""
+        name, requirement = split_ref(ref)
         if not self.knows(name):
             raise NotFound(f"No service named {name!r} in the registry.",
                            {"known": sorted(set(self.urls) | set(self.local)
                                             | set(colocated_names()))})
-        return Algo(self, name, requirement or None)
+        return Algo(self, pick_deployment(name, requirement, self.versions), requirement)
 
     def knows(self, name: str) -> bool:
         """Whether ``name`` is a registered (or local, or co-located) service."""
-        return name in self.urls or name in self.local or find_colocated(name) is not None
+        return name in self.urls or name in self.local or name in self.versions \
+            or find_colocated(name) is not None
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -303,12 +316,14 @@ def _decode(response: urllib3.BaseHTTPResponse, name: str, request_id: str | Non
                             service=name, request_id=request_id) from e
 
 
-def _registry_urls() -> dict[str, str]:
+def _registry_deployments() -> tuple[dict[str, str], dict[str, Deployments]]:
+    """Every deployment's URL, and the services' versions, from the registry."""
     try:
-        return {name: entry.url for name, entry in load_registry().items()}
+        entries = load_registry()
     except OSError as e:  # a deployment without its registry: say which file is missing
         raise InternalError(f"The service registry {registry_path()} cannot be read "
                             f"({type(e).__name__}); set MODELCHAIN_REGISTRY or pass urls.") from e
+    return {name: entry.url for name, entry in entries.items()}, deployment_table(entries)
 
 
 class Algo:

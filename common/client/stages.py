@@ -6,10 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
-
 from common.core.errors import InvalidInput
+from common.core.versions import version_matches  # noqa: F401  (part of this room's API)
 
 PIPE_NEXT_HEADER = "X-Pipe-Next"
 _STAGE = re.compile(r"\s*(?P<name>[a-z][a-z0-9_]*)(?:@(?P<req>[^\[,\s]+))?"
@@ -54,18 +52,6 @@ def parse_stages(value: str) -> list[Stage]:
 def format_stages(stages: Iterable[Stage | str]) -> str:
     """The header value for a list of next stages."""
     return ", ".join(str(s) for s in stages)
-
-
-def version_matches(version: str, requirement: str) -> bool:
-    """``1`` matches 1.x.y, ``1.2`` matches 1.2.y; operators (``>=1.2,<2``) are PEP 440."""
-    try:
-        if any(op in requirement for op in "<>=!~"):
-            return Version(version) in SpecifierSet(requirement)
-        wanted = [int(part) for part in requirement.split(".")]
-        return list(Version(version).release[:len(wanted)]) == wanted
-    except (InvalidSpecifier, InvalidVersion, ValueError) as e:
-        raise InvalidInput(f"Cannot compare version {version!r} with requirement "
-                           f"{requirement!r}.") from e
 
 
 def select_fields(output: Any, names: Iterable[str] | None) -> Any:

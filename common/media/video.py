@@ -102,6 +102,27 @@ class VideoInfo:
                 "has_audio": self.has_audio, "tags": dict(self.tags)}
 
 
+class VideoLimited:
+    """For a model of video: its ``VIDEO_*`` limits, read from its configuration once,
+    whether asked before ``load()`` (the OpenAPI is built before the fork) or after,
+    and stated in its OpenAPI (``extra_limits``) and ``/metadata``."""
+
+    config: Mapping[str, Any]
+
+    @functools.cached_property
+    def limits(self) -> VideoLimits:
+        """The limits in force."""
+        return VideoLimits.from_config(self.config)
+
+    def extra_limits(self) -> dict[str, Any]:
+        """The video limits, stated in the OpenAPI."""
+        return self.limits.describe()
+
+    def metadata(self) -> dict[str, Any]:
+        """The video limits, for ``/metadata``."""
+        return {"video_limits": self.limits.describe()}
+
+
 def _bad(reason: str, message: str, **details: Any) -> InvalidInput:
     return InvalidInput(message, {"field": "video", "reason": reason, **details})
 

@@ -32,6 +32,7 @@ from marshmallow import Schema, fields
 from common.client import pipe_partial, select_fields
 from common.core.context import add_response_metadata, bind_context
 from common.core.errors import DeadlineExceeded, InvalidInput, NotReady, UpstreamError, stage_of
+from common.core.versions import resolve_ref, split_ref
 from common.serving import Model, create_service_app
 from common.serving.model import Failed
 
@@ -163,17 +164,24 @@ def tightest_limits(spec: PipelineSpec, contracts: ContractSource) -> dict[str, 
     return {**limits, **({"MAX_BATCH_SIZE": min(batches)} if batches else {})}
 
 
+def by_deployment(contracts: ContractSource) -> ContractSource:
+    """``contracts`` looked up by step reference: ``sentiment@1`` reads the contract of
+    the deployment it reaches (``sentiment_v1_0_0``), as the call will."""
+    return lambda ref: contracts(resolve_ref(ref))
+
+
 def pipeline_model(path: str | Path,
                    contracts: ContractSource | None = None) -> type[Model]:
     """The :class:`Model` subclass for the pipeline file at ``path``; its steps are
     known by their contracts (default: ``deploy/contracts``)."""
     spec = load_spec(path)
-    contracts = contracts or contracts_in()
+    contracts = by_deployment(contracts or contracts_in())
     first = _first_contract(spec.steps[0], contracts)
     attributes = {
         "name": spec.name, "version": spec.version, "description": spec.description,
         "tags": spec.tags, "spec": spec, "deterministic": False,
-        "calls": tuple(dict.fromkeys(n for s in spec.steps for n in s.services())),
+        "calls": tuple(dict.fromkeys(split_ref(n)[0] for s in spec.steps
+                                     for n in s.services())),
         "input_schema": _input_schema(spec.steps[0], contracts),
         "output_schema": _output_schema(spec.steps[-1], contracts),
         "limits": tightest_limits(spec, contracts),
@@ -227,10 +235,17 @@ class PipelineModel(Model):
         for index, step in enumerate(self.spec.steps):
             started = time.perf_counter()
             values = self._step(step, values)
-            timings.append({"step": index, **step.describe(),
+            timings.append({"step": index, **step.describe(), **self._reached(step),
                             "duration_ms": round((time.perf_counter() - started) * 1000, 3)})
         add_response_metadata(steps=timings)
         return values
+
+    def _reached(self, step: Step) -> dict[str, str]:
+        """The deployment a step's service reference reaches (``sentiment@1``: the
+        newest deployment of sentiment 1.x), for the answer's step timings."""
+        if step.kind == "parallel":
+            return {}
+        return {"reached": self.algo(step.service).name}
 
     def _step(self, step: Step, values: list[Any]) -> list[Any]:
         """One step on the items still alive; failed ones are carried over as they are."""

@@ -44,7 +44,7 @@ class ServiceState:
     def __init__(self, model: Model, config: Mapping[str, Any]):
         self.model = model
         self.config = config
-        self.metrics = ServiceMetrics(model.name)
+        self.metrics = ServiceMetrics(model.name, str(model.version))
         self.recorder = CallRecorder(self.metrics, registry_names(config["REGISTRY"]))
         self.dependents = Dependents(model, config, self.recorder, lambda: model.ready)
         self.runner = ModelRunner(model, config, self.metrics)

@@ -2,9 +2,11 @@
 
 Every pipe call a service makes while it serves a request (a pipeline step, a model's
 ``self.algo(...)``, an ``X-Pipe-Next`` forward, the gateway's and the catalog's calls)
-is counted in its ``/metrics``: ``modelchain_pipe_calls_total{caller,callee,outcome}``
-and ``modelchain_pipe_call_seconds{caller,callee}``. Labels come from fixed sets: the
-caller is the service itself, the callee a registry name (any other is ``other``).
+is counted in its ``/metrics``:
+``modelchain_pipe_calls_total{caller,version,callee,outcome}`` and
+``modelchain_pipe_call_seconds{caller,version,callee}``. Labels come from fixed sets:
+the caller is the service itself (and the version it serves), the callee a registry
+name (any other is ``other``).
 ``GET /calls`` gives the same figures as JSON (every worker's, under
 ``PROMETHEUS_MULTIPROC_DIR``), which the catalog gathers to draw the graph.
 """

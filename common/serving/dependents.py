@@ -204,9 +204,9 @@ class Dependents:
 
     def names(self) -> list[str]:
         """The dependents waited for: declared, observed and remembered, if served."""
-        found = [n for n in dict.fromkeys([*declared(self.model, self._policy),
-                                           *self.recorder.callees(), *self._remembered])
-                 if n != self.model.name]
+        named = [self._deployment(n) for n in declared(self.model, self._policy)]
+        found = [n for n in dict.fromkeys([*named, *self.recorder.callees(),
+                                           *self._remembered]) if n != self.model.name]
         return [n for n in found if self._reachable(n)] if found else []
 
     def describe(self) -> dict[str, Any]:
@@ -225,6 +225,16 @@ class Dependents:
         waiting.update({n: UNCHECKED for n in names if n not in states})
         return {"model_ready": self.model_ready(), "dependents": names,
                 "waiting_for": dict(sorted(waiting.items()))}
+
+    def _deployment(self, name: str) -> str:
+        """The deployment a declared service name reaches (the newest version, where
+        several run side by side); the name itself where it is not served here."""
+        if not self._reachable(name):
+            return name
+        try:
+            return self.client.algo(name).name
+        except ServiceError:
+            return name
 
     def _reachable(self, name: str) -> bool:
         # A client set on the model (tests' in-process apps) serves its own names.

@@ -14,7 +14,7 @@ from common.core import context as ctx
 from common.core.errors import (DeadlineExceeded, InternalError, InvalidInput, MethodNotAllowed,
                                 NotFound,
                                 PayloadTooLarge, ServiceError, UnsupportedMediaType,
-                                UpstreamError, error_class_for)
+                                UpstreamError, VersionMismatch, error_class_for)
 
 from .auth import check_authorization
 
@@ -117,8 +117,10 @@ def as_seen_by(error: ServiceError, own_name: str) -> ServiceError:
         return error
     details = error.details if isinstance(error.details, dict) else {}
     stage = details.get("stage") or error.service
-    cls = next((c for c in (DeadlineExceeded, InvalidInput) if isinstance(error, c)),
-               UpstreamError)
+    # A refused input, a spent deadline or a version nobody serves is the caller's to
+    # mend, so it keeps its class; anything else a stage failed with is upstream's.
+    cls = next((c for c in (DeadlineExceeded, InvalidInput, VersionMismatch)
+                if isinstance(error, c)), UpstreamError)
     message = error.message if stage != error.service or error.message.startswith(
         stage) else f"Stage {stage} failed: {error.message}"
     return cls(message, {**details, "stage": stage, "remote_code": details.get(

@@ -20,43 +20,49 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 class ServiceMetrics:
     """Request counts by route and status, latency, batch sizes and queue wait, and the
-    pipe calls the service made (who it called, how often, how fast)."""
+    pipe calls the service made (who it called, how often, how fast); every series
+    labelled with the service and the version it serves, so two versions deployed side
+    by side (``versions:`` in the registry) are told apart."""
 
-    def __init__(self, service: str):
+    def __init__(self, service: str, version: str = ""):
         self.registry = CollectorRegistry(auto_describe=True)
         labels = {"registry": self.registry}
+        own = ["service", "version"]
         self.requests = Counter("modelchain_requests_total", "HTTP requests served.",
-                                ["service", "route", "method", "status"], **labels)
+                                [*own, "route", "method", "status"], **labels)
         self.latency = Histogram("modelchain_request_duration_seconds",
-                                 "Time to answer a request.", ["service", "route"],
+                                 "Time to answer a request.", [*own, "route"],
                                  buckets=LATENCY_BUCKETS, **labels)
         self.batch_size = Histogram("modelchain_request_batch_size",
-                                    "Items per /predict request.", ["service"],
+                                    "Items per /predict request.", own,
                                     buckets=BATCH_BUCKETS, **labels)
         self.model_batch_size = Histogram("modelchain_model_batch_size",
                                           "Items per model call (after dynamic batching).",
-                                          ["service"], buckets=BATCH_BUCKETS, **labels)
+                                          own, buckets=BATCH_BUCKETS, **labels)
         self.queue_wait = Histogram("modelchain_batch_queue_wait_seconds",
                                     "Time a request waited for company in the batcher.",
-                                    ["service"], buckets=LATENCY_BUCKETS, **labels)
+                                    own, buckets=LATENCY_BUCKETS, **labels)
         self.colocated = Counter("modelchain_colocated_requests_total",
                                  "Requests from a co-located service, served in-process "
                                  "(also counted in modelchain_requests_total).",
-                                 ["service", "status"], **labels)
+                                 [*own, "status"], **labels)
+        # The caller is the service itself (with its version); callees are bounded.
         self.pipe_calls = Counter("modelchain_pipe_calls_total",
                                   "Pipe calls this service made, by callee and outcome "
                                   "(ok, error: the callee answered one, unreached).",
-                                  ["caller", "callee", "outcome"], **labels)
+                                  ["caller", "version", "callee", "outcome"], **labels)
         self.pipe_seconds = Histogram("modelchain_pipe_call_seconds",
                                       "Time a pipe call took, as its caller saw it.",
-                                      ["caller", "callee"], buckets=LATENCY_BUCKETS, **labels)
+                                      ["caller", "version", "callee"],
+                                      buckets=LATENCY_BUCKETS, **labels)
         self.service = service
+        self.version = version
         # Labelled children, looked up once: ``labels()`` was the largest single cost
         # of an in-process hop (make bench, pipes). Their keys are bounded (see METHODS).
         self._children: dict[tuple, object] = {}
-        self.request_batch = self.batch_size.labels(service)
-        self.model_batch = self.model_batch_size.labels(service)
-        self.batch_wait = self.queue_wait.labels(service)
+        self.request_batch = self.batch_size.labels(service, version)
+        self.model_batch = self.model_batch_size.labels(service, version)
+        self.batch_wait = self.queue_wait.labels(service, version)
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request and its latency."""
@@ -65,8 +71,9 @@ class ServiceMetrics:
         children = self._children.get(key)
         if children is None:
             children = self._children[key] = (
-                self.requests.labels(self.service, route, method, str(status)),
-                self.latency.labels(self.service, route))
+                self.requests.labels(self.service, self.version, route, method,
+                                    str(status)),
+                self.latency.labels(self.service, self.version, route))
         children[0].inc()
         children[1].observe(seconds)
 
@@ -75,7 +82,8 @@ class ServiceMetrics:
         key = ("colocated", status)
         child = self._children.get(key)
         if child is None:
-            child = self._children[key] = self.colocated.labels(self.service, str(status))
+            child = self._children[key] = self.colocated.labels(self.service, self.version,
+                                                                   str(status))
         child.inc()
 
     def observe_pipe_call(self, callee: str, outcome: str, seconds: float) -> None:
@@ -84,8 +92,8 @@ class ServiceMetrics:
         children = self._children.get(key)
         if children is None:
             children = self._children[key] = (
-                self.pipe_calls.labels(self.service, callee, outcome),
-                self.pipe_seconds.labels(self.service, callee))
+                self.pipe_calls.labels(self.service, self.version, callee, outcome),
+                self.pipe_seconds.labels(self.service, self.version, callee))
         children[0].inc()
         children[1].observe(seconds)
 

@@ -20,6 +20,7 @@ from marshmallow import Schema, fields, validate
 from common import ANY_SERVICE, Function, create_service_app
 from common.client import Client
 from common.core.registry import load_registry
+from common.core.versions import deployment_table
 from common.serving.app import EXTENSION
 from common.serving.callgraph import calls_document
 
@@ -48,6 +49,15 @@ class SearchInput(Schema):
         "example": "text"})
 
 
+class VersionSummary(Schema):
+    """One deployment of a service that runs several versions side by side."""
+
+    name = fields.String(required=True)
+    version = fields.String(required=True, metadata={
+        "description": "As the registry states it (empty when it states none)."})
+    page = fields.String(required=True)
+
+
 class ServiceSummary(Schema):
     """One service as the list shows it."""
 
@@ -61,6 +71,11 @@ class ServiceSummary(Schema):
     healthy = fields.Boolean(required=True)
     error = fields.String(required=True)
     page = fields.String(required=True)
+    service = fields.String(required=True, metadata={
+        "description": "The service it deploys (several deployments may serve one "
+                       "service, each another version)."})
+    versions = fields.List(fields.Nested(VersionSummary), required=True, metadata={
+        "description": "Every deployment of the service, newest version first."})
 
 
 class SearchOutput(Schema):
@@ -102,7 +117,8 @@ def build_directory(config: Mapping[str, Any],
                     local: Mapping[str, Any] | None = None) -> Directory:
     """The directory of every registered service but the catalog itself."""
     entries = load_registry(config["REGISTRY"] or None)
-    client = Client(urls={n: e.url for n, e in entries.items()}, api_key=config["API_KEY"],
+    client = Client(urls={n: e.url for n, e in entries.items()},
+                    versions=deployment_table(entries), api_key=config["API_KEY"],
                     timeout=config["TRY_TIMEOUT_S"], retries=1, local=local)
     return Directory(entries, client, timeout=config["FETCH_TIMEOUT_S"],
                      ttl=config["CACHE_TTL_S"], exclude=[NAME])

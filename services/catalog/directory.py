@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 from common.client import Client, unreached
 from common.core.context import bind_context
 from common.core.errors import NotFound, ServiceError
-from common.core.registry import ServiceEntry
+from common.core.registry import ServiceEntry, versions_of
 
 READY, STARTING, DOWN = "ready", "starting", "down"
 
@@ -48,6 +48,10 @@ class ServiceInfo:
     status: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
     error: str = ""
+    #: The service it deploys, and every deployment of that service, newest first:
+    #: ``{"name", "version"}`` (the registry's ``versions:``).
+    service: str = ""
+    versions: tuple[Mapping[str, str], ...] = ()
 
     @property
     def healthy(self) -> bool:
@@ -84,7 +88,9 @@ class ServiceInfo:
                 "description": as_text(self.metadata.get("description")),
                 "tags": _tags(self.metadata.get("tags")), "status": self.status,
                 "healthy": self.healthy, "error": self.error,
-                "page": f"/services/{self.name}"}
+                "page": f"/services/{self.name}", "service": self.service or self.name,
+                "versions": [{**v, "page": f"/services/{v['name']}"}
+                             for v in self.versions]}
 
     def haystack(self) -> str:
         """Lower-case text a search query is matched against."""
@@ -119,6 +125,9 @@ class Directory:
     def __init__(self, entries: Mapping[str, ServiceEntry], client: Client, *,
                  timeout: float = 2.0, ttl: float = 5.0, exclude: Iterable[str] = ()):
         self.entries = {n: e for n, e in entries.items() if n not in set(exclude)}
+        self.versions = {service: tuple({"name": e.name, "version": e.version}
+                                        for e in deployments)
+                         for service, deployments in versions_of(self.entries).items()}
         self.client = client
         self.timeout = timeout
         self.ttl = ttl
@@ -196,10 +205,16 @@ class Directory:
         if not isinstance(metadata, Mapping):
             return self._down(name, f"{name} answered metadata that is not an object.")
         status = READY if metadata.get("ready") is True else STARTING
-        return ServiceInfo(name, self.entries[name].url, status, dict(metadata))
+        return self._info(name, status, dict(metadata))
+
+    def _info(self, name: str, status: str, metadata: Mapping[str, Any],
+              error: str = "") -> ServiceInfo:
+        entry = self.entries[name]
+        return ServiceInfo(name, entry.url, status, metadata, error, entry.service_name,
+                           self.versions.get(entry.service_name, ()))
 
     def _down(self, name: str, reason: str) -> ServiceInfo:
-        return ServiceInfo(name, self.entries[name].url, DOWN, {}, reason)
+        return self._info(name, DOWN, {}, reason)
 
 
 def describe_failure(name: str, error: ServiceError) -> str:

@@ -20,6 +20,7 @@ from common import ANY_SERVICE, Function, create_service_app
 from common.client import Client
 from common.core.errors import InvalidInput
 from common.core.registry import load_registry
+from common.core.versions import deployment_table
 from common.serving.app import EXTENSION, request_body
 
 from . import wire
@@ -163,6 +164,7 @@ def build_router(config: Mapping[str, Any],
     """The router over every registered service, with the gateway's own pipe client."""
     entries = load_registry(config["REGISTRY"] or None)
     client = Client(urls={n: e.url for n, e in entries.items()},
+                    versions=deployment_table(entries),
                     api_key=config["API_KEY"] or None, timeout=config["DEFAULT_TIMEOUT_S"],
                     local=local)
     return Router(client, config["NAMESPACE"].strip() or "modelchain",

@@ -13,7 +13,7 @@ from common.client import Client
 from common.client.client import Algo, PipeResponse
 from common.client.stages import version_matches
 from common.core import context as ctx
-from common.core.errors import NotFound, ServiceError
+from common.core.errors import NotFound, ServiceError, VersionMismatch
 from common.serving.validation import parse_json_body
 
 from . import wire
@@ -34,14 +34,20 @@ class Router:
         self._metadata: dict[str, tuple[float, dict[str, Any]]] = {}
 
     def resolve(self, ref: wire.AlgoRef) -> tuple[Algo, dict[str, Any]]:
-        """The service ``ref`` names and its ``/metadata``; 404 for an unknown name or a
-        version it does not serve (today each service serves one: its /metadata's)."""
-        algo = self.client.algo(ref.name)       # NotFound naming the known services
-        metadata = self.metadata(ref.name)
+        """The deployment ``ref`` reaches (the newest of the service's versions that
+        matches ``ref.version``, the newest without one) and its ``/metadata``; 404 for
+        an unknown name or a version no deployment serves."""
+        try:   # NotFound naming the known services, or no matching version
+            algo = self.client.algo(f"{ref.name}@{ref.version}" if ref.version
+                                    else ref.name)
+        except VersionMismatch as e:
+            raise NotFound(f"{ref.owner}/{ref.name} has no version {ref.version}: "
+                           f"{e.message}", {**e.details, "requested": ref.version}) from e
+        metadata = self.metadata(algo.name)
         version = str(metadata.get("version", ""))
         if ref.version and not version_matches(version, ref.version):
             raise NotFound(f"{ref.owner}/{ref.name} has no version {ref.version}: it "
-                           f"serves version {version} (one version per service today).",
+                           f"serves version {version}.",
                            {"version": version, "requested": ref.version})
         return algo, metadata
 

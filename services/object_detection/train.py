@@ -13,7 +13,6 @@ TensorFlow is imported inside functions only: tests import this module.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import time
@@ -21,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from common.training import TimeBudget, config_main
 
 from . import shapes
 from .label_map import format_label_map
@@ -78,7 +79,7 @@ def train(config: TrainConfig) -> tuple[object, dict]:
     network.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=detection_loss)
     steps = config.epochs * int(np.ceil(len(x) / config.batch_size))
     budget = TimeBudget(config.learning_rate, steps,
-                        started + config.max_minutes * 60 - EXPORT_RESERVE_S)
+                        started + config.max_minutes * 60 - EXPORT_RESERVE_S, floor=0.05)
     history = network.fit(_batches(x, y, config.batch_size, shuffle=True, augment=True),
                           epochs=config.epochs, verbose=2, callbacks=[budget],
                           shuffle=False,  # the data set shuffles itself, every epoch
@@ -149,35 +150,6 @@ def _transpose(images, targets):
 EXPORT_RESERVE_S = 150.0
 
 
-def TimeBudget(peak: float, steps: int, deadline: float):
-    """A Keras callback: cosine learning-rate decay over whichever runs out first, the
-    planned steps or the time left, so that a run on a busy machine still ends annealed
-    (not cut off at a high rate) at its deadline, and then stops."""
-    import keras
-
-    class _TimeBudget(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.step, self.begin = 0, time.monotonic()
-
-        def on_train_batch_begin(self, batch, logs=None):
-            rate = peak * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(1.0, self.progress))))
-            self.model.optimizer.learning_rate.assign(rate)
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.step += 1
-            if self.progress >= 1.0:
-                self.model.stop_training = True
-
-        @property
-        def progress(self) -> float:
-            span = max(1e-9, deadline - self.begin)
-            return max(self.step / steps, (time.monotonic() - self.begin) / span)
-
-    callback = _TimeBudget()
-    callback.step = 0
-    return callback
-
-
 def save(network, out: Path, config: TrainConfig, summary: dict) -> dict:
     """Export the SavedModel and label map, evaluate the export, write meta.json."""
     from .evaluate import evaluate
@@ -197,16 +169,7 @@ def save(network, out: Path, config: TrainConfig, summary: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """Train, export and evaluate (see the module docstring)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    for name, default in asdict(TrainConfig()).items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
-    args = vars(parser.parse_args(argv))
-    out = args.pop("out")
-    config = TrainConfig(**args)
-    network, summary = train(config)
-    meta = save(network, out, config, summary)
-    print(json.dumps(meta, indent=2))
+    config_main(TrainConfig, train, save, DEFAULT_OUT, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

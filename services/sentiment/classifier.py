@@ -28,6 +28,10 @@ META_FILE = "meta.json"
 LEGACY_VERSION = "1.0.0"  # the version of an artifact whose meta.json names none
 
 
+#: A word in no vocabulary of ours: it stands in for the words of a text that has none.
+UNKNOWN_WORD = "qzxqjvk"
+
+
 class SentimentClassifier:
     """Three-class sentiment (negative / neutral / positive) with class probabilities."""
 
@@ -65,8 +69,17 @@ class SentimentClassifier:
             return np.zeros((0, len(LABELS)), np.float32)
         if feats is None:
             feats = lexicon_features(texts, self.feature_names)
-        out = self._serve(np.asarray(texts, dtype=object), np.asarray(feats, dtype=np.float32))
-        return out.numpy()
+        feats = np.asarray(feats, dtype=np.float32)
+        out = self._serve(np.asarray(texts, dtype=object), feats).numpy()
+        wordless = np.flatnonzero(~np.isfinite(out).all(axis=1))
+        if wordless.size:
+            # A text with no word the graph's tokenizer keeps (":)", "$", "...") pools
+            # over no words, 0/0 in the word head. Its lexicon features still carry its
+            # sentiment (":)" is positive to VADER), so it is scored with one word the
+            # vocabulary does not know in place of none.
+            padded = np.asarray([f"{texts[i]} {UNKNOWN_WORD}" for i in wordless], dtype=object)
+            out[wordless] = self._serve(padded, feats[wordless]).numpy()
+        return out
 
     def predict(self, texts: list[str]) -> list[dict]:
         """Label and per-class scores for each text, in input order.

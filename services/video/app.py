@@ -31,7 +31,7 @@ from common.client import Algo, pipe_partial
 from common.core import context as ctx
 from common.media.safe_fetch import FETCH_DEFAULTS, SafeFetcher, url_field
 from common.media.video import (CODECS, VIDEO_SERVICE_DEFAULTS, Base64Video, EncodedVideoSchema,
-                                VideoLimits, b64,
+                                VideoLimited, b64,
                                 check_frames, fetch_video, output_fps, probe,
                                 sample_video_base64, video_fetch_policy)
 from common.serving.validation import Flag, InputSchema, Whole
@@ -77,7 +77,7 @@ class VideoOutput(EncodedVideoSchema):
         "description": "Segments this call cut the video into (1: not cut)."})
 
 
-class VideoPipeline(Function):
+class VideoPipeline(VideoLimited, Function):
     """No model of its own: the splitter, a frame service and the combiner."""
 
     name = "video"
@@ -97,7 +97,6 @@ class VideoPipeline(Function):
 
     def load(self) -> None:
         """The limits, the fetcher and the frame services' replica clients."""
-        self.limits = VideoLimits.from_config(self.config)
         self.fetcher = SafeFetcher(video_fetch_policy(self.config))
         self.replicas = parse_replicas(str(self.config["VIDEO_REPLICAS"]))
         self._turn = itertools.count()
@@ -105,10 +104,6 @@ class VideoPipeline(Function):
 
     def warmup(self) -> None:
         """Nothing to warm: readiness must not wait on the other services."""
-
-    def extra_limits(self) -> dict[str, Any]:
-        """The video limits, stated in the OpenAPI."""
-        return VideoLimits.from_config(self.config).describe()
 
     def metadata(self) -> dict[str, Any]:
         """The steps (for the catalog's graph) and the limits."""
@@ -118,7 +113,7 @@ class VideoPipeline(Function):
                     {"service": "style_transfer", "map": True, "over": "frames",
                      "as": "frames", "concurrency": self.config["VIDEO_CONCURRENCY"]},
                     {"service": "video_combiner"}]},
-                "video_limits": VideoLimits.from_config(self.config).describe(),
+                **super().metadata(),
                 "segmenting": settings}
 
     def predict(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from marshmallow import fields, validate
 from common import Function, InvalidInput, create_service_app
 from common.media.images import Base64Image, ImageLimits, open_image, per_item, to_array
 from common.media.video import (CODECS, VIDEO_SERVICE_DEFAULTS, Base64Video,
-                                EncodedVideoSchema, VideoLimits, b64,
+                                EncodedVideoSchema, VideoLimited, VideoLimits, b64,
                                 check_bytes, check_frames, decode_all, encode_video, frame_png,
                                 probe, sample_video_frames)
 from common.serving.validation import InputSchema
@@ -56,7 +56,7 @@ class CombineOutput(EncodedVideoSchema):
 _OWN_TAGS = ("major_brand", "minor_version", "compatible_brands", "encoder")
 
 
-class VideoCombiner(Function):
+class VideoCombiner(VideoLimited, Function):
     """No model: Pillow reads the frames, PyAV (its bundled FFmpeg) encodes."""
 
     name = "video_combiner"
@@ -70,21 +70,12 @@ class VideoCombiner(Function):
 
     def load(self) -> None:
         """The limits from the configuration."""
-        self.limits = VideoLimits.from_config(self.config)
         self.image_limits = ImageLimits.for_service(
             {**self.config, "IMAGE_MAX_PIXELS": self.limits.max_pixels, "IMAGE_MIN_SIDE": 2})
 
     def warmup(self) -> None:
         """Encode the sample frames once (loads the codec)."""
         encode_video(sample_video_frames(), 8)
-
-    def extra_limits(self) -> dict[str, Any]:
-        """The video limits, stated in the OpenAPI."""
-        return VideoLimits.from_config(self.config).describe()
-
-    def metadata(self) -> dict[str, Any]:
-        """The video limits, for ``/metadata``."""
-        return {"video_limits": VideoLimits.from_config(self.config).describe()}
 
     def predict(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each video in turn."""

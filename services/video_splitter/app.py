@@ -15,7 +15,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from common import Function, create_service_app
 from common.core import context as ctx
 from common.media.safe_fetch import FETCH_DEFAULTS, SafeFetcher, url_field
-from common.media.video import (VIDEO_SERVICE_DEFAULTS, Base64Video, VideoLimits, b64,
+from common.media.video import (VIDEO_SERVICE_DEFAULTS, Base64Video, VideoLimited, b64,
                                 check_frames, extract_audio, fetch_video, frame_png,
                                 output_fps, probe, sample_frames, sample_video_base64,
                                 video_fetch_policy)
@@ -72,7 +72,7 @@ class SplitOutput(Schema):
         "format": "byte", "description": "The audio as AAC in a base64 .m4a, or null."})
 
 
-class VideoSplitter(Function):
+class VideoSplitter(VideoLimited, Function):
     """No model: PyAV (its bundled FFmpeg) decodes, Pillow writes PNGs."""
 
     name = "video_splitter"
@@ -87,16 +87,7 @@ class VideoSplitter(Function):
 
     def load(self) -> None:
         """The limits and the fetcher from the configuration."""
-        self.limits = VideoLimits.from_config(self.config)
         self.fetcher = SafeFetcher(video_fetch_policy(self.config))
-
-    def extra_limits(self) -> dict[str, Any]:
-        """The video limits, stated in the OpenAPI."""
-        return VideoLimits.from_config(self.config).describe()
-
-    def metadata(self) -> dict[str, Any]:
-        """The video limits, for ``/metadata``."""
-        return {"video_limits": VideoLimits.from_config(self.config).describe()}
 
     def predict(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each video in turn (a video is a big item: batches are small)."""

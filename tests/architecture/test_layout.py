@@ -23,6 +23,7 @@ ROOMS = {
     "serving": {"core", "client"},
     "batch": {"core", "client"},
     "pipeline": {"core", "client", "serving"},
+    "training": set(),
 }
 
 

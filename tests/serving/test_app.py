@@ -191,10 +191,10 @@ def test_metrics_count_requests_by_route_and_status(client):
     client.post("/predict", json=[{"text": "a"}, {"text": "b"}])
     text = client.get("/metrics").get_data(as_text=True)
     assert ('modelchain_requests_total{method="POST",route="/predict",service="words",'
-            'status="200"} 2.0') in text
-    assert 'status="400"} 1.0' in text
+            'status="200",version="2.1.0"} 2.0') in text
+    assert 'status="400",version="2.1.0"} 1.0' in text
     assert "modelchain_request_duration_seconds_bucket" in text
-    assert 'modelchain_request_batch_size_sum{service="words"} 3.0' in text
+    assert 'modelchain_request_batch_size_sum{service="words",version="2.1.0"} 3.0' in text
 
 
 def test_request_id_and_trace_are_carried(client):

@@ -109,8 +109,8 @@ def test_the_deadline_holds_in_process(group):
 def test_in_process_calls_are_counted_on_the_callee(group):
     Client(urls={}).algo("words").pipe({"text": "a b"})
     metrics = group.by_name["words"].test_client().get("/metrics").get_data(as_text=True)
-    assert 'modelchain_colocated_requests_total{service="words",status="200"} 1.0' in metrics
-    assert 'route="/predict",service="words",status="200"} 1.0' in metrics
+    assert 'modelchain_colocated_requests_total{service="words",status="200",version="2.1.0"} 1.0' in metrics
+    assert 'route="/predict",service="words",status="200",version="2.1.0"} 1.0' in metrics
 
 
 def test_a_caller_cannot_change_what_the_cache_gives_the_next(monkeypatch):

@@ -42,7 +42,8 @@ def test_malformed_metadata_is_normalised():
     odd = directory_of({"odd": odd_app()}).get("odd")
     assert odd.summary() | {"error": ""} == {
         "name": "odd", "kind": "model", "version": "", "description": "123", "tags": [],
-        "status": STARTING, "healthy": False, "error": "", "page": "/services/odd"}
+        "status": STARTING, "healthy": False, "error": "", "page": "/services/odd",
+        "service": "odd", "versions": [{"name": "odd", "version": "", "page": "/services/odd"}]}
     assert odd.steps == [] and odd.sample_input == {}
 
 
@@ -98,3 +99,16 @@ def test_step_services_walks_parallel_branches_and_ignores_junk():
     steps = [{"service": "a"}, {"parallel": {"x": {"service": "b"}, "y": {"parallel": {
         "z": {"service": "c"}}}}}, "junk", {"other": 1}]
     assert step_services(steps) == ["a", "b", "c"]
+
+
+def test_each_deployment_lists_every_version_of_its_service():
+    entries = {"a": ServiceEntry("a", "x:a", 9000, "http://a.invalid", version="2.0.0"),
+               "a_v1_0_0": ServiceEntry("a_v1_0_0", "x:a", 9001, "http://a1.invalid",
+                                        service="a", version="1.0.0")}
+    apps = {name: odd_app() for name in entries}
+    client = Client(urls={n: e.url for n, e in entries.items()}, local=apps, retries=0)
+    infos = Directory(entries, client, ttl=0).snapshot()
+    expected = [{"name": "a", "version": "2.0.0", "page": "/services/a"},
+                {"name": "a_v1_0_0", "version": "1.0.0", "page": "/services/a_v1_0_0"}]
+    assert [(i.summary()["service"], i.summary()["versions"]) for i in infos] == [
+        ("a", expected), ("a", expected)]

@@ -55,8 +55,15 @@ def seeds(client):
         "other_owner": outcome(lambda: client.algo("nlp/SentimentAnalysis/1.0.5")
                                .pipe({"text": "I love it"}).result),
         "unknown_service": outcome(lambda: client.algo("modelchain/nope").pipe("x").result),
-        "wrong_version": outcome(lambda: client.algo("modelchain/sentiment/1")
+        "wrong_version": outcome(lambda: client.algo("modelchain/sentiment/3")
                                  .pipe("I love it").result),
+        # the seeds' own call: a pinned version, served beside the newest
+        "seed_pinned": outcome(lambda: response(client.algo("modelchain/sentiment/1.0.0"),
+                                                {"text": "I love it"})),
+        "major_one": outcome(lambda: response(client.algo("modelchain/sentiment/1"),
+                                              "I love it")),
+        "newest": outcome(lambda: response(client.algo("modelchain/sentiment"),
+                                           "I love it")),
         "prefix_version": outcome(lambda: response(client.algo("modelchain/sentiment/2.0"),
                                                    "I love it")),
         "options": outcome(lambda: response(client.algo("modelchain/sentiment").set_options(
