@@ -166,3 +166,14 @@ def test_calls_is_documented_by_its_schema(registry):
     ready = spec["paths"]["/readyz"]["get"]["responses"]
     assert ready["200"]["content"]["application/json"]["schema"]["$ref"].endswith("Readiness")
     assert "503" in ready
+
+
+def test_calls_is_open_like_the_metrics(registry):
+    """The same figures as /metrics, which needs no key: the catalog gathers both from
+    services whatever keys they require."""
+    front = relay_app("front", ["back"], {"back": leaf_app("back")}, REGISTRY=registry,
+                      API_KEYS="k-secret")
+    client = front.test_client()
+    assert client.post("/predict", json={"text": "hi"}).status_code == 401
+    assert client.get("/calls").status_code == 200
+    assert client.get("/metadata").status_code == 401
