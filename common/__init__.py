@@ -20,7 +20,8 @@ from typing import Any
 #: only the registry (the launcher, deploy.serve, the healthcheck) starts fast.
 _EXPORTS = {
     "Client": "common.client",
-    **dict.fromkeys(["DeadlineExceeded", "InternalError", "InvalidInput", "MethodNotAllowed",
+    **dict.fromkeys(["DeadlineExceeded", "Forbidden", "InternalError", "InvalidInput",
+                     "MethodNotAllowed",
                      "NotFound", "NotReady", "PayloadTooLarge", "ServiceError",
                      "Unauthorized", "UnsupportedMediaType", "UpstreamError"],
                     "common.core.errors"),

@@ -60,6 +60,24 @@ PROFILES = {   # per container: compose limits, k8s requests and limits, HPA max
 SECRET_ENV = ("MODELCHAIN_API_KEYS", "MODELCHAIN_API_KEY")
 SERVICE_SECRET_ENV = {HOME: ("CATALOG_API_KEY", "CATALOG_API_KEYS"),
                       FRONT: ("GATEWAY_API_KEY", "GATEWAY_API_KEYS")}
+#: The calls policy (README, "Permissions"): every service's public keys (not secrets:
+#: the ``modelchain-identity`` ConfigMap in Kubernetes), and each service's own
+#: private key (a secret: the ``<service>-identity`` Secret). Both optional: without
+#: them no policy is in force, as before.
+PUBLIC_KEYS_ENV = "MODELCHAIN_IDENTITY_PUBLIC_KEYS"
+PUBLIC_KEYS_CONFIG = ("modelchain-identity", "public-keys")
+IDENTITY_SECRET_KEY = "identity-key"
+
+
+def identity_services(unit: ProcessUnit) -> list[str]:
+    """The services whose identity a process holds: one per service it serves
+    (a deployment of another version has its service's identity)."""
+    return list(dict.fromkeys(m.service_name for m in unit.members))
+
+
+def identity_env(service: str) -> str:
+    """The variable holding ``service``'s private key: ``SENTIMENT_IDENTITY_KEY``."""
+    return f"{service.upper()}_IDENTITY_KEY"
 
 
 def dns_name(name: str) -> str:
@@ -247,7 +265,8 @@ def compose_service(target: ServiceEntry | ProcessUnit, urls: Mapping[str, str],
     process group answers to each member's name too (network aliases)."""
     unit = as_unit(target)
     names = [m.name for m in unit.members]
-    secrets = SECRET_ENV + tuple(k for n in names for k in SERVICE_SECRET_ENV.get(n, ()))
+    secrets = SECRET_ENV + tuple(k for n in names for k in SERVICE_SECRET_ENV.get(n, ())) \
+        + (PUBLIC_KEYS_ENV, *map(identity_env, identity_services(unit)))
     limits = profile(unit)
     service: dict[str, Any] = {
         "build": {"context": ".", "dockerfile": "deploy/Dockerfile",
@@ -362,7 +381,8 @@ def k8s_container(target: ServiceEntry | ProcessUnit) -> dict[str, Any]:
         "imagePullPolicy": "IfNotPresent", "args": command(unit),
         "ports": [{"name": port_name(unit, m), "containerPort": m.port}
                   for m in unit.members],
-        "env": [{"name": k, "value": v} for k, v in environment(unit).items()],
+        "env": [{"name": k, "value": v} for k, v in environment(unit).items()]
+        + k8s_identity_env(unit),
         "envFrom": [{"configMapRef": {"name": "modelchain-env"}},
                     {"secretRef": {"name": "modelchain-secrets", "optional": True}},
                     {"secretRef": {"name": f"{dns_name(unit.name)}-secrets",
@@ -377,6 +397,18 @@ def k8s_container(target: ServiceEntry | ProcessUnit) -> dict[str, Any]:
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},
                          {"name": "registry", "mountPath": REGISTRY_MOUNT,
                           "readOnly": True}]}
+
+
+def k8s_identity_env(unit: ProcessUnit) -> list[dict[str, Any]]:
+    """The calls policy's keys, each optional (absent: no policy, as before): every
+    member's own key from its ``<service>-identity`` Secret, the public keys from the
+    ``modelchain-identity`` ConfigMap (``python -m tools.identity`` makes both)."""
+    config, key = PUBLIC_KEYS_CONFIG
+    own = [{"name": identity_env(service), "valueFrom": {"secretKeyRef": {
+        "name": f"{dns_name(service)}-identity", "key": IDENTITY_SECRET_KEY,
+        "optional": True}}} for service in identity_services(unit)]
+    return own + [{"name": PUBLIC_KEYS_ENV, "valueFrom": {"configMapKeyRef": {
+        "name": config, "key": key, "optional": True}}}]
 
 
 def k8s_service(entry: ServiceEntry, unit: ProcessUnit | None = None) -> dict[str, Any]:
@@ -406,10 +438,15 @@ def k8s_hpa(target: ServiceEntry | ProcessUnit) -> dict[str, Any]:
 
 
 def cluster_registry(registry: Mapping[str, ServiceEntry]) -> dict[str, Any]:
-    """The registry as the cluster sees it: same names, apps, ports and groups; DNS URLs."""
+    """The registry as the cluster sees it: same names, apps, ports, groups, versions
+    and calls policy; DNS URLs. A version deployment is an entry of its own there,
+    naming the service it deploys."""
     return {"services": {name: {"app": e.app, "port": e.port, "url": cluster_url(e),
                                 "workers": e.workers, "threads": e.threads,
-                                **({"group": e.group} if e.group else {})}
+                                **({"group": e.group} if e.group else {}),
+                                **({"service": e.service} if e.service_name != name else {}),
+                                **({"version": e.version} if e.version else {}),
+                                **({"calls": list(e.calls)} if e.calls is not None else {})}
                          for name, e in registry.items()}}
 
 

@@ -5,7 +5,9 @@ free, starts the services, prints ``<name> <url>`` per service once each is read
 serving the others when one stops (and says so), and stops them all on Ctrl-C. Each
 gunicorn master writes ``.run/<name>.pid``: ``kill -HUP`` on it restarts that service's
 workers with fresh code (``make restart SERVICE=<name>``). The integration tests start
-their services through the same :func:`start_services`.
+their services through the same :func:`start_services`. ``MODELCHAIN_POLICY=1`` turns
+the calls policy on: every service gets an identity key (kept in ``.run/identity``,
+``tools/identity.py``), and each process only its own members' keys.
 """
 from __future__ import annotations
 
@@ -21,12 +23,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 import requests
 
 from common.core.registry import (GROUP_MEMBERS_ENV, ROOT, ProcessUnit, ServiceEntry,
                                   load_registry, process_units)
+
+if TYPE_CHECKING:  # annotations only: tools.identity loads cryptography, which a plain
+    from tools.identity import Identities  # `make run` does not need to start
 
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
 RUN_DIR = ROOT / ".run"
@@ -109,9 +114,11 @@ def service_environment(urls: Mapping[str, str], extra: Mapping[str, str] | None
 
 def start_services(entries: Iterable[ServiceEntry], *, ports: Mapping[str, int] | None = None,
                    env: Mapping[str, str] | None = None, log_dir: Path = LOG_DIR,
-                   host: str = "127.0.0.1") -> list[ServiceProcess]:
+                   host: str = "127.0.0.1",
+                   identities: Identities | None = None) -> list[ServiceProcess]:
     """Start every entry under gunicorn (ports default to the registry's); not waited.
-    Services of one process group (``group:`` in the registry) share one process."""
+    Services of one process group (``group:`` in the registry) share one process. With
+    ``identities``, each process gets its members' identity keys (the policy is on)."""
     entries = list(entries)
     ports = {e.name: (ports or {}).get(e.name, e.port) for e in entries}
     urls = {name: f"http://{host}:{port}" for name, port in ports.items()}
@@ -120,7 +127,8 @@ def start_services(entries: Iterable[ServiceEntry], *, ports: Mapping[str, int] 
     try:
         for unit in process_units(entries):
             local_env = {k: v for m in unit.members for k, v in m.local_env.items()}
-            environment = service_environment(urls, {**unit.env, **local_env,
+            keys = identities.environment(unit) if identities else {}
+            environment = service_environment(urls, {**unit.env, **local_env, **keys,
                                                      **(env or {})})
             started.extend(_spawn(unit, host, ports, urls, environment, log_dir))
     except BaseException:  # none may outlive a failed start: each is its own session
@@ -272,7 +280,7 @@ def _serve(entries: list[ServiceEntry], timeout: float, log_dir: Path) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda number, _frame: stopping.append(number))
     services = start_services(entries, env={**LOCAL_DEFAULTS, **_own(LOCAL_DEFAULTS)},
-                              log_dir=log_dir)
+                              log_dir=log_dir, identities=_policy_identities())
     try:
         running = _report_ready(services, timeout, log_dir, stopping)
         while running and not stopping:
@@ -281,6 +289,17 @@ def _serve(entries: list[ServiceEntry], timeout: float, log_dir: Path) -> int:
         return 0 if running or stopping else 1
     finally:
         stop_services(services)
+
+
+def _policy_identities() -> Identities | None:
+    """With ``MODELCHAIN_POLICY`` on, the local run's identity keys (made once)."""
+    if os.environ.get("MODELCHAIN_POLICY", "").strip().lower() not in ("1", "true", "yes", "on"):
+        return None
+    from tools.identity import dev_identities
+    identities = dev_identities()
+    print(f"# calls policy on: identity keys in {identities.folder} (the registry's "
+          "calls: is enforced by every callee)", file=sys.stderr, flush=True)
+    return identities
 
 
 def _own(defaults: Mapping[str, str]) -> dict[str, str]:

@@ -13,8 +13,8 @@ The rules, by what the service answered:
   calls in a row failing that way, or a chunk in which every item did, stop the job
   (:class:`ServiceUnavailable`): the service is down, and recording a million failures
   (or waiting out every retry of every item) would help nobody.
-- 401, 404, 405, 409, 415: the job itself is misconfigured (API key, service name,
-  version): :class:`JobAborted` at once.
+- 401, 403, 404, 405, 409, 415: the job itself is misconfigured (API key, its scope or
+  the calls policy, service name, version): :class:`JobAborted` at once.
 """
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ from typing import Any, Iterable, Sequence
 
 from common.client.bulk import invalid_indexes, item_error
 from common.client.client import Algo, Client, PipeResponse
-from common.core.errors import (InvalidInput, MethodNotAllowed, NotFound, PayloadTooLarge, ServiceError,
-                      Unauthorized, UnsupportedMediaType, UpstreamError, VersionMismatch)
+from common.core.errors import (Forbidden, InvalidInput, MethodNotAllowed, NotFound,
+                                PayloadTooLarge, ServiceError, Unauthorized,
+                                UnsupportedMediaType, UpstreamError, VersionMismatch)
 from common.core.registry import load_registry
 from .planning import Limits, encoded_size, plan_calls
 from .records import Record
@@ -35,7 +36,8 @@ from .store import Outcome
 UNAVAILABLE = frozenset({502, 503})
 #: Statuses for which a list call is split to find the item responsible.
 SPLITTABLE = frozenset({400, 413, 500, 504})
-FATAL = (Unauthorized, NotFound, MethodNotAllowed, UnsupportedMediaType, VersionMismatch)
+FATAL = (Unauthorized, Forbidden, NotFound, MethodNotAllowed, UnsupportedMediaType,
+         VersionMismatch)
 #: Calls in a row that found the service unreachable after their retries: it is down.
 DOWN_AFTER = 3
 

@@ -30,6 +30,7 @@ from tenacity import (Retrying, retry_if_exception_type, stop_after_attempt,
                       stop_after_delay, wait_exponential)
 
 from common.core import context as ctx
+from common.core import identity
 from common.core.errors import (ITEM_ERRORS_KEY, DeadlineExceeded, InternalError, NotFound,
                                 ServiceError, UpstreamError, VersionMismatch,
                                 error_from_envelope, item_error_from_document)
@@ -169,8 +170,11 @@ class Client:
 
     def _http_call(self, name, method, path, body, headers, budget):
         url = self.urls[name] + path
+        # Signed as the service this call is made for, afresh for each attempt (a
+        # callee refuses a signature it has seen before).
+        sign = identity.call_signer(name, method, path)
         try:
-            response = self._send_with_retries(method, url, body, headers, budget)
+            response = self._send_with_retries(method, url, body, headers, budget, sign)
         except NewConnectionError as e:   # a TimeoutError to urllib3, refused to us
             raise _unreached(name, url, e) from e
         except TransportTimeout as e:
@@ -182,7 +186,8 @@ class Client:
         request_id = response.headers.get(ctx.REQUEST_ID_HEADER)
         return response.status, _decode(response, name, request_id), request_id
 
-    def _send_with_retries(self, method, url, body, headers, budget) -> urllib3.BaseHTTPResponse:
+    def _send_with_retries(self, method, url, body, headers, budget,
+                           sign=None) -> urllib3.BaseHTTPResponse:
         # Only failures that never reached the service are retried (refused, reset, a
         # stale pooled socket): /predict has no side effects, so at worst a service that
         # died mid-request is asked again; a read timeout is never retried. Every
@@ -198,6 +203,8 @@ class Client:
             if left <= 0:
                 raise BudgetSpent("the budget ran out between attempts")
             headers[ctx.DEADLINE_HEADER] = str(int(downstream_budget(left) * 1000))
+            if sign is not None:
+                headers[identity.IDENTITY_HEADER] = sign(headers.get(ctx.REQUEST_ID_HEADER, ""))
             return self.pool.request(method, url, body=data, headers=headers,
                                      timeout=urllib3.Timeout(connect=min(left, 3.05),
                                                              read=left))
@@ -214,6 +221,9 @@ class Client:
 
     def _local_call(self, name, method, path, body, headers, budget):
         from werkzeug.test import Client as WsgiClient
+        sign = identity.call_signer(name, method, path)
+        if sign is not None:   # a WSGI app in this process is called as over HTTP
+            headers[identity.IDENTITY_HEADER] = sign(headers.get(ctx.REQUEST_ID_HEADER, ""))
         response = WsgiClient(self.local[name]).open(path, method=method, json=body,
                                                      headers=headers)
         try:

@@ -22,6 +22,14 @@ BASE_DEFAULTS: dict[str, Any] = {
     "WARMUP": True,
     "DEFAULT_TIMEOUT_S": 30.0,               # deadline given to a request that brings none
     "API_KEYS": "",                          # comma-separated; empty means no auth
+    # Service identities and the calls policy (common/core/identity.py): this service's
+    # private key (a secret, or the file holding it), every service's public key (name=key,
+    # not secrets) and the clock window of a signed call. No public keys: no policy.
+    "IDENTITY_KEY": "",
+    "IDENTITY_KEY_FILE": "",
+    "IDENTITY_PUBLIC_KEYS": "",
+    "IDENTITY_PUBLIC_KEYS_FILE": "",
+    "IDENTITY_WINDOW_S": 30.0,
     "REGISTRY": "",                          # path of the service registry file
     "BATCHING": False,                       # dynamic batching of concurrent requests
     "BATCH_MAX_SIZE": 32,

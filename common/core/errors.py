@@ -46,6 +46,14 @@ class Unauthorized(ServiceError):
     status, code, default_message = 401, "unauthorized", "A valid API key is required."
 
 
+class Forbidden(ServiceError):
+    """The caller is known, and the policy does not let it make this call: a service
+    the registry's ``calls:`` does not let call this one, or an API key limited to
+    other services. ``details`` name the caller and the callee."""
+
+    status, code, default_message = 403, "forbidden", "This call is not permitted."
+
+
 class NotFound(ServiceError):
     """No such route or resource."""
 
@@ -107,7 +115,7 @@ class RequestTimeout(ServiceError):
 
 
 _BY_CODE = {cls.code: cls for cls in (
-    InvalidInput, Unauthorized, NotFound, MethodNotAllowed, PayloadTooLarge,
+    InvalidInput, Unauthorized, Forbidden, NotFound, MethodNotAllowed, PayloadTooLarge,
     UnsupportedMediaType, VersionMismatch, NotReady, UpstreamError, DeadlineExceeded,
     InternalError, RequestTimeout)}
 _BY_STATUS = {cls.status: cls for cls in reversed(list(_BY_CODE.values()))}

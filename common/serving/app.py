@@ -18,7 +18,6 @@ from common.core import context as ctx
 from common.core.config import load_config
 from common.core.errors import DeadlineExceeded, NotReady, ServiceError
 
-from .auth import parse_keys
 from .callgraph import CallRecorder, calls_blueprint, install_recording, registry_names
 from .dependents import DEFAULTS as DEPENDENTS_DEFAULTS
 from .dependents import Dependents
@@ -29,6 +28,7 @@ from .metrics import ServiceMetrics
 from .model import Model
 from .oip import oip_blueprint
 from .openapi import build_spec, json_schema, with_rules
+from .permissions import Permissions
 from .runner import ModelRunner
 from .tensors import RULE as TENSOR_RULE
 from .tensors import describe as tensor_metadata
@@ -57,7 +57,9 @@ class ServiceState:
         # Built once: marshmallow 4 schemas keep no per-load state, so threads share them.
         self.input_schema = model.input_schema()
         self.output_schema = model.output_schema()
-        self.api_keys = parse_keys(config["API_KEYS"])
+        # Who may call it: API keys and, once public keys are configured, the policy.
+        self.permissions = Permissions(model.name, config)
+        self.api_keys = self.permissions.keys
         # The contract /metadata publishes does not change while the app lives.
         self.contract = {
             "input_schema": with_rules(json_schema(self.spec, model.input_schema),
@@ -253,6 +255,7 @@ def metadata_document(service_state: ServiceState) -> dict[str, Any]:
         "tags": list(model.tags), "ready": model.ready, "kind": model.kind,
         "calls": list(model.calls), "sample_input": model.sample_input,
         "batching": service_state.runner.describe(),
+        "permissions": service_state.permissions.describe(),
         **service_state.contract, **model.metadata()}
 
 

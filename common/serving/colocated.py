@@ -2,7 +2,9 @@
 
 :class:`ColocatedEndpoint` is what :mod:`common.client.local` hands the pipe client for
 a service living in the caller's process. It runs the same path as the HTTP route
-(:func:`~common.serving.app.predict_answer`): API keys, the forwarding header,
+(:func:`~common.serving.app.predict_answer`): API keys and the calls policy (the
+caller is the co-located service acting on the calling thread, known without a
+signature), the forwarding header,
 readiness, batch and text limits, the schema, the deadline, the model and the next
 stages; it counts the request in the callee's metrics and renders errors through the
 same envelope. What it skips: sockets, HTTP parsing, Flask's request machinery and the
@@ -22,11 +24,12 @@ from werkzeug.test import Client as WsgiClient
 from common.client import calls
 from common.client.client import decode_json, encode_json
 from common.core import context as ctx
+from common.core import identity
 from common.core.errors import InternalError, ServiceError
 
 from .app import ServiceState, predict_answer
-from .auth import check_authorization
 from .hooks import EXTENSION, as_seen_by
+from .permissions import COLOCATED_CALLER, enter, leave
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +56,12 @@ class ColocatedEndpoint:
         service_state = self.state
         service_state.ensure_started()
         context = ctx.from_headers(headers, service_state.config["DEFAULT_TIMEOUT_S"])
+        caller = identity.acting()   # the co-located service making the call, if any
         context_token, extras_token = ctx.activate(context), ctx.open_response_extras()
+        acting_token = identity.act_as(service_state.model.name)
         recorder_token = calls.attribute_to(service_state.recorder)  # its onward calls
         try:
-            status, document = 200, self._answer(body, headers, context, started)
+            status, document = 200, self._answer(body, headers, context, started, caller)
         except ServiceError as error:
             status, document = self._render(error)
         except Exception:  # noqa: BLE001  as the HTTP route: a 500 in our envelope
@@ -66,6 +71,7 @@ class ColocatedEndpoint:
                 f"{context.request_id}."))
         finally:
             calls.release(recorder_token)
+            identity.stop_acting(acting_token)
             ctx.close_response_extras(extras_token)
             ctx.deactivate(context_token)
         seconds = time.perf_counter() - started
@@ -74,11 +80,15 @@ class ColocatedEndpoint:
         return status, document, context.request_id
 
     def _answer(self, body: Any, headers: Mapping[str, str], context: ctx.RequestContext,
-                started: float) -> dict[str, Any]:
+                started: float, caller: str | None) -> dict[str, Any]:
         service_state = self.state
-        if service_state.api_keys:
-            check_authorization(headers.get("Authorization"), service_state.api_keys)
-        document = predict_answer(service_state, lambda: body, headers, context, started)
+        admitted = service_state.permissions.admit("POST", PREDICT_ROUTE, headers,
+                                                   in_process=caller)
+        caller_token = enter(admitted)
+        try:
+            document = predict_answer(service_state, lambda: body, headers, context, started)
+        finally:
+            leave(caller_token)
         if service_state.runner.cache is not None:
             # Cached outputs are shared objects; an in-process caller must not be able
             # to change what the next caller gets. Without a cache they are fresh.
@@ -95,7 +105,9 @@ class ColocatedEndpoint:
                       headers: Mapping[str, str]) -> tuple[int, Any, str | None]:
         """Any other route (``/metadata``, ``/readyz``): through the app's WSGI stack,
         rare enough that HTTP's semantics are worth more than the time."""
-        response = WsgiClient(self.app).open(path, method=method, json=body,
-                                              headers=dict(headers))
+        caller = identity.acting()
+        response = WsgiClient(self.app).open(
+            path, method=method, json=body, headers=dict(headers),
+            environ_overrides={COLOCATED_CALLER: caller} if caller else None)
         return response.status_code, decode_json(response.get_data()), \
             response.headers.get(ctx.REQUEST_ID_HEADER)

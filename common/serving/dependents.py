@@ -45,6 +45,7 @@ from marshmallow import Schema, fields, validate
 
 from common.client import Client, unreached
 from common.client.local import find as find_colocated
+from common.core import identity
 from common.core.errors import NotReady, ServiceError
 from common.core.registry import load_registry
 
@@ -268,6 +269,7 @@ class Dependents:
 
     def _run(self) -> None:
         self._policy = _policy_of(self.model.name, self.config)
+        identity.act_as(self.model.name)   # this thread's calls are made for the service
         while True:
             try:
                 self._round()

@@ -11,12 +11,13 @@ from flask_cors import CORS
 from werkzeug.exceptions import HTTPException
 
 from common.core import context as ctx
-from common.core.errors import (DeadlineExceeded, InternalError, InvalidInput, MethodNotAllowed,
-                                NotFound,
+from common.core import identity
+from common.core.errors import (DeadlineExceeded, Forbidden, InternalError, InvalidInput,
+                                MethodNotAllowed, NotFound,
                                 PayloadTooLarge, ServiceError, UnsupportedMediaType,
                                 UpstreamError, VersionMismatch, error_class_for)
 
-from .auth import check_authorization
+from .permissions import COLOCATED_CALLER, ROUTES_TO_OTHERS, enter, leave
 
 if TYPE_CHECKING:  # annotations only: app.py imports this module
     from .app import ServiceState
@@ -70,10 +71,21 @@ def _open_request() -> None:
                                  started=request.environ.get("modelchain.queued_at"))
     g.context_token = ctx.activate(g.context)
     g.extras_token = ctx.open_response_extras()
+    # The calls this request makes are made for this service (and signed as it).
+    g.acting_token = identity.act_as(service_state.model.name)
     # A CORS preflight (OPTIONS) carries no credentials by design; it reveals nothing.
-    if service_state.api_keys and request.path not in OPEN_ROUTES \
-            and request.method != "OPTIONS":
-        check_authorization(request.headers.get("Authorization"), service_state.api_keys)
+    if request.path not in OPEN_ROUTES and request.method != "OPTIONS":
+        _admit(service_state)
+
+
+def _admit(service_state: "ServiceState") -> None:
+    """The caller's key or identity, and the policy (``permissions.py``)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    caller = service_state.permissions.admit(
+        request.method, request.path, request.headers,
+        in_process=request.environ.get(COLOCATED_CALLER),
+        routing=bool(getattr(view, ROUTES_TO_OTHERS, False)))
+    g.caller_token = enter(caller)
 
 
 def _close_request(response: Response) -> Response:
@@ -94,6 +106,12 @@ def _teardown_request(_exc: BaseException | None) -> None:
     extras = g.pop("extras_token", None)
     if extras is not None:
         ctx.close_response_extras(extras)
+    caller = g.pop("caller_token", None)
+    if caller is not None:
+        leave(caller)
+    acting = g.pop("acting_token", None)
+    if acting is not None:
+        identity.stop_acting(acting)
 
 
 def render_error(error: ServiceError) -> tuple[Response, int]:
@@ -114,17 +132,21 @@ def _as_seen_here(error: ServiceError) -> ServiceError:
 def as_seen_by(error: ServiceError, own_name: str) -> ServiceError:
     """An error from a service ``own_name`` called is an upstream failure there (502,
     or 504 for a deadline), naming the deepest stage that failed; a stage that refused
-    the input it was sent still says so (400), since the input came from the caller."""
+    the input it was sent still says so (400), since the input came from the caller,
+    and a call the policy forbids stays a 403 with its own message, which names the
+    caller and the callee of the refused hop (``details.caller``, ``details.callee``)."""
     if not error.service or error.service == own_name:
         return error
     details = error.details if isinstance(error.details, dict) else {}
     stage = details.get("stage") or error.service
-    # A refused input, a spent deadline or a version nobody serves is the caller's to
-    # mend, so it keeps its class; anything else a stage failed with is upstream's.
-    cls = next((c for c in (DeadlineExceeded, InvalidInput, VersionMismatch)
+    # A refused input, a spent deadline, a version nobody serves or a call the policy
+    # forbids is the caller's to mend, so it keeps its class; anything else a stage
+    # failed with is upstream's. A refused call keeps its own message, which names the
+    # caller and the callee of the hop refused.
+    cls = next((c for c in (DeadlineExceeded, InvalidInput, VersionMismatch, Forbidden)
                 if isinstance(error, c)), UpstreamError)
-    message = error.message if stage != error.service or error.message.startswith(
-        stage) else f"Stage {stage} failed: {error.message}"
+    message = error.message if stage != error.service or cls is Forbidden or \
+        error.message.startswith(stage) else f"Stage {stage} failed: {error.message}"
     return cls(message, {**details, "stage": stage, "remote_code": details.get(
         "remote_code", error.code)}, request_id=error.request_id)
 

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Mapping
 from marshmallow import Schema
 
 from common.client import Algo, Client, default_client
+from common.core import identity
 from common.core.errors import InternalError, ServiceError
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,9 @@ class Model:
         """Load, warm up and mark ready; safe to call more than once, from any thread."""
         if not self._started.acquire(blocking=False):
             return
+        # Calls made while loading and warming up (a pipeline's sample through its
+        # steps) are made for this service, and signed as it.
+        acting = identity.act_as(self.name)
         try:
             self.load()
             if warmup:
@@ -125,6 +129,8 @@ class Model:
         except Exception as e:  # kept for /readyz; the process stays up to report it
             self.load_error = e
             log.exception("model %s failed to load", self.name)
+        finally:
+            identity.stop_acting(acting)
 
     def start_in_background(self, warmup: bool = True) -> threading.Thread:
         """Start loading on a daemon thread so health checks answer meanwhile."""

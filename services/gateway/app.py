@@ -22,6 +22,7 @@ from common.core.errors import InvalidInput
 from common.core.registry import load_registry
 from common.core.versions import deployment_table
 from common.serving.app import EXTENSION, request_body
+from common.serving.permissions import require_reach, routes_to_others
 
 from . import wire
 from .router import Router
@@ -103,11 +104,14 @@ def algorithmia_blueprint() -> Blueprint:
     return bp
 
 
+@routes_to_others
 def _call(owner: str, name: str, version: str | None = None) -> Response:
-    """One Algorithmia call: parse, resolve, read the body, pipe, answer."""
+    """One Algorithmia call: parse, resolve, read the body, pipe, answer. An API key
+    limited to some services reaches only those (a 403 naming its scope)."""
     started = time.perf_counter()
     router: Router = current_app.extensions[NAME]
     ref = wire.parse_ref(owner, name, version, router.namespace)
+    require_reach(ref.name, current_app.extensions[EXTENSION].permissions)
     options = wire.parse_options(request.args,
                                  current_app.config["DEFAULT_TIMEOUT_S"])
     algo, metadata = router.resolve(ref)

@@ -164,3 +164,16 @@ def test_a_service_that_stays_unreachable_stops_the_scorer_after_a_few_calls():
     assert scorer.score_list(records[1:2])[0].error["status"] == 502
     with pytest.raises(ServiceUnavailable, match="gone is unavailable"):
         scorer.score_one(records[2])
+
+
+@pytest.mark.parametrize("key, aborts", [("k-other", "may not call flaky"),
+                                         ("k-wrong", "The API key is not valid")])
+def test_a_key_the_service_refuses_stops_the_job_at_once(key, aborts):
+    from common.batch.scoring import JobAborted
+    app = create_flaky_app({"LOAD_MODEL": "sync", "API_KEYS": "k-flaky:flaky, k-other:sentiment"})
+    algo = Client(urls={}, local={"flaky": app}, api_key=key).algo("flaky")
+    scorer = Scorer(algo, Limits(), timeout=5)
+    with pytest.raises(JobAborted, match=aborts):
+        scorer.score_list([Record(0, "0", {"text": "a"}), Record(1, "1", {"text": "b"})])
+    allowed = Client(urls={}, local={"flaky": app}, api_key="k-flaky").algo("flaky")
+    assert Scorer(allowed, Limits(), timeout=5).score_one(Record(0, "0", {"text": "a"})).ok
