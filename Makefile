@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 LOG_DIR ?= .run/logs
 
-.PHONY: help install system-deps peers algorithmia run restart test bench bench-peers service clean
+.PHONY: help install system-deps peers algorithmia run front-cert restart test bench bench-peers service clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -21,8 +21,11 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 
 install: $(STAMP) ## Create the virtual environment and install the pinned dependencies.
 
-run: install ## Start services (SERVICES="a b" or a,b; default all); prints `<name> <url>`.
-	@$(PY) -m tools.launcher --log-dir $(LOG_DIR) $(SERVICES)
+run: install ## Start services (SERVICES="a b" or a,b; default all); prints `<name> <url>`. FRONT=1: the HTTPS front too.
+	@$(PY) -m tools.launcher --log-dir $(LOG_DIR) $(if $(filter 1 yes true on,$(FRONT)),--front) $(SERVICES)
+
+front-cert: install ## Make the front's self-signed certificate (.run/front/tls/): `make run FRONT=1` and compose use it.
+	@$(PY) -m tools.front cert
 
 restart: ## Restart one service started by `make run`, with fresh code: make restart SERVICE=x
 	@test -n "$(SERVICE)" || { echo "usage: make restart SERVICE=<name>" >&2; exit 2; }
@@ -54,7 +57,7 @@ $(ALGORITHMIA): tests/peers/requirements-algorithmia.txt
 
 algorithmia: $(ALGORITHMIA) ## Install the algorithmia client for tests/services/gateway (own venv).
 
-system-deps: ## Install the system packages the tests need (chromium, redis, a JRE, kubectl, compose).
+system-deps: ## Install the system packages the tests need (chromium, redis, a JRE, kubectl, compose, nginx).
 	@bash scripts/install-system-deps.sh
 
 test: install system-deps peers algorithmia ## Run the suite (unit; integration on real gunicorn; browser).

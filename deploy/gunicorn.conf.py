@@ -19,6 +19,12 @@ worker_class = os.environ.get("MODELCHAIN_WORKER_CLASS", "deploy.worker.ServiceW
 timeout = int(os.environ.get("MODELCHAIN_WORKER_TIMEOUT", "60"))
 graceful_timeout = 10
 keepalive = 5
+# Request size limits (gunicorn's defaults, stated): the HTTPS front (deploy/front)
+# enforces the same ones, read from here, and closes its idle upstream connections
+# before `keepalive` does.
+limit_request_line = 4094        # bytes of the request line
+limit_request_fields = 100       # header fields
+limit_request_field_size = 8190  # bytes of one header line, its CRLF included
 # TensorFlow is not fork-safe: the app (and so the model) is created in each worker,
 # after the fork, never in the master.
 preload_app = False

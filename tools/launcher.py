@@ -4,10 +4,13 @@
 free, starts the services, prints ``<name> <url>`` per service once each is ready, keeps
 serving the others when one stops (and says so), and stops them all on Ctrl-C. Each
 gunicorn master writes ``.run/<name>.pid``: ``kill -HUP`` on it restarts that service's
-workers with fresh code (``make restart SERVICE=<name>``). The integration tests start
-their services through the same :func:`start_services`. ``MODELCHAIN_POLICY=1`` turns
-the calls policy on: every service gets an identity key (kept in ``.run/identity``,
-``tools/identity.py``), and each process only its own members' keys.
+workers with fresh code (``make restart SERVICE=<name>``). With ``--front``
+(``make run FRONT=1``) it also starts the HTTPS front (nginx, ``tools/front.py``) on
+127.0.0.1, prints ``front https://127.0.0.1:8443`` after the services and stops it with
+them. The integration tests start their services through the same
+:func:`start_services`. ``MODELCHAIN_POLICY=1`` turns the calls policy on: every
+service gets an identity key (kept in ``.run/identity``, ``tools/identity.py``), and
+each process only its own members' keys.
 """
 from __future__ import annotations
 
@@ -32,6 +35,8 @@ from common.core.registry import (GROUP_MEMBERS_ENV, ROOT, ProcessUnit, ServiceE
 
 if TYPE_CHECKING:  # annotations only: tools.identity loads cryptography, which a plain
     from tools.identity import Identities  # `make run` does not need to start
+
+    from .front import FrontProcess
 
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
 RUN_DIR = ROOT / ".run"
@@ -248,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"logs and pid files (default {LOG_DIR.relative_to(ROOT)})")
     parser.add_argument("--restart", metavar="NAME",
                         help="restart one service a running launcher serves, and exit")
+    parser.add_argument("--front", action="store_true",
+                        help="also serve the HTTPS front (nginx) on 127.0.0.1:8443 "
+                        "(MODELCHAIN_FRONT_PORT)")
     args = parser.parse_args(argv)
     registry = load_registry()
     try:
@@ -265,14 +273,46 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         parser.error(str(e))
     taken = ports_taken(entries)
+    front_port = _front_port() if args.front else None
+    if front_port and not _front().port_free(front_port):
+        taken.append(f"front (127.0.0.1:{front_port})")
     if taken:
         print(f"error: ports already in use: {', '.join(taken)}. Another `make run` may "
               "be serving them; stop it, or start other services.", file=sys.stderr)
         return 1
-    return _serve(entries, args.timeout, args.log_dir)
+    if args.front and not _front_can_start():
+        return 1
+    return _serve(entries, args.timeout, args.log_dir, front_port)
 
 
-def _serve(entries: list[ServiceEntry], timeout: float, log_dir: Path) -> int:
+def _front():
+    """tools/front.py, imported only for ``--front`` (it brings nginx's configuration
+    and the certificate code; a plain `make run` needs neither)."""
+    from . import front
+    return front
+
+
+def _front_port() -> int:
+    """The front's port (``MODELCHAIN_FRONT_PORT``, else 8443)."""
+    try:
+        return _front().front_port()
+    except ValueError:
+        raise SystemExit(f"error: {_front().PORT_ENV} must be a port number")
+
+
+def _front_can_start() -> bool:
+    """Whether nginx and a certificate are there; says why not."""
+    try:
+        _front().nginx_binary()
+        _front().certificate()
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: the front cannot start: {e}", file=sys.stderr)
+        return False
+    return True
+
+
+def _serve(entries: list[ServiceEntry], timeout: float, log_dir: Path,
+           front_port: int | None = None) -> int:
     # A plain flag, not a threading.Event: a handler runs between two bytecodes of the
     # main thread, and a second signal arriving inside Event.set() would wait forever
     # on the lock the first one holds (timeout and make both send SIGTERM).
@@ -281,14 +321,54 @@ def _serve(entries: list[ServiceEntry], timeout: float, log_dir: Path) -> int:
         signal.signal(signum, lambda number, _frame: stopping.append(number))
     services = start_services(entries, env={**LOCAL_DEFAULTS, **_own(LOCAL_DEFAULTS)},
                               log_dir=log_dir, identities=_policy_identities())
+    proxy = None
     try:
         running = _report_ready(services, timeout, log_dir, stopping)
+        if front_port and running and not stopping:
+            proxy = _start_front(running, front_port, log_dir)
+            if proxy is None:
+                return 1
         while running and not stopping:
             time.sleep(0.2)
             running = _report_stopped(running)
+            proxy = _front_still_up(proxy)
         return 0 if running or stopping else 1
     finally:
+        if proxy is not None:
+            proxy.stop()
         stop_services(services)
+
+
+def _start_front(services: list[ServiceProcess], port: int,
+                 log_dir: Path) -> FrontProcess | None:
+    """The front before the services just started (the others where the registry
+    says), ready; prints ``front <url>``, or why it did not start. Its files go beside
+    the logs (``.run/front/`` for ``make run``)."""
+    try:
+        proxy = _front().start_front(load_registry(), port=port,
+                                     run_dir=log_dir.parent / "front",
+                                     log_path=log_dir / "front.log",
+                                     urls={s.entry.name: s.url for s in services})
+    except (OSError, RuntimeError, ValueError) as e:
+        print(f"error: the front did not start: {e}", file=sys.stderr, flush=True)
+        return None
+    try:
+        proxy.wait_ready()
+    except (RuntimeError, TimeoutError) as e:
+        proxy.stop()
+        print(f"error: the front did not start: {e}", file=sys.stderr, flush=True)
+        return None
+    print(f"front {proxy.url}", flush=True)
+    return proxy
+
+
+def _front_still_up(proxy: FrontProcess | None) -> FrontProcess | None:
+    """The front, or None once it has stopped (said once; the services keep running)."""
+    if proxy is not None and not proxy.alive():
+        print(f"error: the front stopped; the services keep running. Its log:\n"
+              f"{proxy.log_tail()}", file=sys.stderr, flush=True)
+        return None
+    return proxy
 
 
 def _policy_identities() -> Identities | None:

@@ -35,5 +35,5 @@ class Options:
 
 
 #: Every scenario, in the order they run; ``tune`` runs only when asked for.
-SCENARIOS = ("serving", "pipes", "stack", "batching", "chatbot", "video", "tune")
+SCENARIOS = ("serving", "pipes", "stack", "batching", "chatbot", "video", "warm", "tune")
 DEFAULT = ("serving", "pipes", "stack", "batching", "chatbot", "video")

@@ -37,6 +37,7 @@ from common.core.errors import (ITEM_ERRORS_KEY, DeadlineExceeded, InternalError
 from common.core.registry import load_registry, registry_path
 from common.core.versions import Deployments, deployment_table, pick_deployment, split_ref
 
+from .calls import recorder_for, timed
 from .local import find as find_colocated
 from .local import names as colocated_names
 from .bulk import ItemResult, pipe_many
@@ -124,12 +125,16 @@ class Client:
     def call(self, name: str, method: str, path: str, body: Any = None,
              headers: Mapping[str, str] | None = None,
              timeout: float | None = None) -> Any:
-        """One call to a service route; returns the decoded JSON or raises typed."""
+        """One call to a service route; returns the decoded JSON or raises typed. A pipe
+        call made while a service serves a request is recorded as that service's
+        (:mod:`common.client.calls`)."""
         request_headers = self._headers(headers)
         budget = self._budget(timeout, name)
         request_headers[ctx.DEADLINE_HEADER] = str(int(downstream_budget(budget) * 1000))
-        status, document, request_id = self._transport(name)(
-            name, method, path, body, request_headers, budget)
+        send, args = self._transport(name), (name, method, path, body, request_headers, budget)
+        recorder = recorder_for(method, path)  # a pipe call made while serving
+        status, document, request_id = send(*args) if recorder is None else \
+            timed(recorder, name, send, *args)
         if status >= 400:
             raise error_from_envelope(status, document, service=name, request_id=request_id)
         return document
@@ -224,7 +229,8 @@ class Client:
         try:
             document = response.get_json(force=True, silent=False)
         except Exception as e:  # noqa: BLE001  same rule as HTTP: malformed is upstream
-            raise UpstreamError(f"{name} answered malformed JSON.", {"stage": name},
+            raise UpstreamError(f"{name} answered malformed JSON.",
+                                {"stage": name, "status": response.status_code},
                                 service=name) from e
         return response.status_code, document, response.headers.get(ctx.REQUEST_ID_HEADER)
 

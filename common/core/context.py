@@ -21,7 +21,8 @@ DEADLINE_HEADER = "X-Deadline-Ms"
 
 MAX_BUDGET_MS = 86_400_000  # a day: any longer budget is taken as a day
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+#: A request id a caller may choose; any other is replaced (the front, deploy/front, agrees).
+SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def from_headers(headers: Mapping[str, str], default_timeout_s: float | None,
     request arrived), by default from now."""
     kwargs: dict = {}
     request_id = headers.get(REQUEST_ID_HEADER, "")
-    if _SAFE_ID.match(request_id):
+    if SAFE_REQUEST_ID.match(request_id):
         kwargs["request_id"] = request_id
     match = _TRACEPARENT.match(headers.get(TRACEPARENT_HEADER, "").strip().lower())
     if match and match.group(1) != "0" * 32:

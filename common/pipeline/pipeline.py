@@ -19,6 +19,7 @@ metadata carries every step's timing.
 """
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from common.serving import Model, create_service_app
 from common.serving.model import Failed
 
 from .contracts import ContractSource, contracts_in, schema_from_json
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -205,12 +208,17 @@ class PipelineModel(Model):
     limits: dict[str, Any] = {}
 
     def warmup(self) -> None:
-        """Ready only once every step answers: retry the sample until it goes through."""
+        """Ready only once every step answers: retry the sample until it goes through.
+        With ``WAIT_FOR_DEPENDENTS`` off, one try: a step not up yet is not waited for."""
         deadline = time.monotonic() + float(self.config.get("WARMUP_TIMEOUT_S", 300.0))
         while True:
             try:
                 return super().warmup()
-            except (NotReady, UpstreamError, DeadlineExceeded):
+            except (NotReady, UpstreamError, DeadlineExceeded) as e:
+                if not self.config.get("WAIT_FOR_DEPENDENTS", True):
+                    log.warning("%s: warm-up skipped, a step is not ready (%s)",
+                                self.name, e.code)
+                    return None
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)

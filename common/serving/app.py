@@ -2,7 +2,7 @@
 every route of the modelchain contract out.
 
 Routes: ``POST /predict``, ``GET /healthz``, ``/readyz``, ``/metadata``,
-``/openapi.json``, ``/docs``, ``/metrics``. Errors are JSON everywhere (``hooks.py``).
+``/openapi.json``, ``/docs``, ``/metrics``, ``/calls``. Errors are JSON everywhere (``hooks.py``).
 """
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ from common.core import context as ctx
 from common.core.config import load_config
 from common.core.errors import DeadlineExceeded, NotReady, ServiceError
 
+from .callgraph import CallRecorder, calls_blueprint, install_recording, registry_names
+from .dependents import DEFAULTS as DEPENDENTS_DEFAULTS
+from .dependents import Dependents
 from .docs import docs_blueprint
 from .forwarding import answer, forward, requested_stages
 from .hooks import EXTENSION, install_cors, install_hooks, render_error, state
@@ -42,6 +45,8 @@ class ServiceState:
         self.model = model
         self.config = config
         self.metrics = ServiceMetrics(model.name, str(model.version))
+        self.recorder = CallRecorder(self.metrics, registry_names(config["REGISTRY"]))
+        self.dependents = Dependents(model, config, self.recorder, lambda: model.ready)
         self.runner = ModelRunner(model, config, self.metrics)
         self.limits = {"max_body_bytes": config["MAX_CONTENT_LENGTH"],
                        "max_batch_size": config["MAX_BATCH_SIZE"],
@@ -71,14 +76,27 @@ class ServiceState:
         return default_client()
 
     def ensure_started(self) -> None:
-        """Start loading the model in the background unless configured otherwise."""
+        """Start loading the model in the background unless configured otherwise, and
+        the checks of the services it calls."""
         if self.config["LOAD_MODEL"] == "background":
             self.runner.start_in_background()
+        if self.dependents.enabled:
+            self.dependents.start()
 
     def check_ready(self) -> None:
-        """A 503 saying why, unless the model is loaded and warmed."""
+        """A 503 saying why, unless the model is loaded and warmed (what ``/predict``
+        needs)."""
         if not self.model.ready:
             raise NotReady(details=_load_problem(self.model))
+
+    def check_ready_for_traffic(self) -> None:
+        """A 503 saying why, unless the model is loaded and warmed and so are the
+        services it calls (what ``/readyz`` tells a load balancer; see
+        :mod:`common.serving.dependents`)."""
+        if not self.model.ready:
+            waiting = self.dependents.waiting_details() if self.dependents.enabled else {}
+            raise NotReady(details={**_load_problem(self.model), **waiting})
+        self.dependents.check()
 
     def score(self, items: list[Any], is_batch: bool,
               context: ctx.RequestContext) -> tuple[list[dict], list[Any]]:
@@ -123,7 +141,8 @@ def create_service_app(model_cls: type[Model], *, prefix: str | None = None,
     is loaded here: loading starts after the fork (gunicorn's ``post_worker_init``), on
     the first request, or at once when ``LOAD_MODEL`` is ``sync``.
     """
-    settings = load_config(prefix or env_prefix(model_cls), defaults, config)
+    settings = load_config(prefix or env_prefix(model_cls),
+                           {**DEPENDENTS_DEFAULTS, **(defaults or {})}, config)
     model = model_cls(settings)
     # static_folder=None: no implicit /static route serving files from the cwd
     app = Flask(model.name, static_folder=None)
@@ -134,9 +153,11 @@ def create_service_app(model_cls: type[Model], *, prefix: str | None = None,
     app.register_blueprint(_routes())
     app.register_blueprint(docs_blueprint())
     app.register_blueprint(oip_blueprint())
+    app.register_blueprint(calls_blueprint())
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     install_hooks(app)
+    install_recording(app)
     install_cors(app, settings["CORS_ORIGINS"])
     if settings["LOAD_MODEL"] == "sync":
         service_state.runner.start()
@@ -219,9 +240,11 @@ def _healthz() -> Response:
 
 
 def _readyz() -> Response:
-    state().check_ready()
-    model = state().model
-    return jsonify(ready=True, service=model.name, version=model.version)
+    service_state = state()
+    service_state.check_ready_for_traffic()
+    model = service_state.model
+    return jsonify(ready=True, service=model.name, version=model.version,
+                   **service_state.dependents.describe())
 
 
 def metadata_document(service_state: ServiceState) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 from flask import Flask
 from werkzeug.test import Client as WsgiClient
 
+from common.client import calls
 from common.client.client import decode_json, encode_json
 from common.core import context as ctx
 from common.core import identity
@@ -58,6 +59,7 @@ class ColocatedEndpoint:
         caller = identity.acting()   # the co-located service making the call, if any
         context_token, extras_token = ctx.activate(context), ctx.open_response_extras()
         acting_token = identity.act_as(service_state.model.name)
+        recorder_token = calls.attribute_to(service_state.recorder)  # its onward calls
         try:
             status, document = 200, self._answer(body, headers, context, started, caller)
         except ServiceError as error:
@@ -68,6 +70,7 @@ class ColocatedEndpoint:
                 "Internal server error; see the service log with request id "
                 f"{context.request_id}."))
         finally:
+            calls.release(recorder_token)
             identity.stop_acting(acting_token)
             ctx.close_response_extras(extras_token)
             ctx.deactivate(context_token)

@@ -25,7 +25,9 @@ if TYPE_CHECKING:  # annotations only: app.py imports this module
 log = logging.getLogger(__name__)
 
 EXTENSION = "modelchain"
-OPEN_ROUTES = ("/healthz", "/readyz", "/metrics", "/v2/health/live", "/v2/health/ready")
+#: Open without a key: probes, and the metrics (``/calls`` is the same figures as JSON).
+OPEN_ROUTES = ("/healthz", "/readyz", "/metrics", "/calls", "/v2/health/live",
+               "/v2/health/ready")
 
 
 def state() -> "ServiceState":

@@ -19,9 +19,10 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
 class ServiceMetrics:
-    """Request counts by route and status, latency, batch sizes and queue wait; every
-    series labelled with the service and the version it serves, so two versions
-    deployed side by side (``versions:`` in the registry) are told apart."""
+    """Request counts by route and status, latency, batch sizes and queue wait, and the
+    pipe calls the service made (who it called, how often, how fast); every series
+    labelled with the service and the version it serves, so two versions deployed side
+    by side (``versions:`` in the registry) are told apart."""
 
     def __init__(self, service: str, version: str = ""):
         self.registry = CollectorRegistry(auto_describe=True)
@@ -45,6 +46,15 @@ class ServiceMetrics:
                                  "Requests from a co-located service, served in-process "
                                  "(also counted in modelchain_requests_total).",
                                  [*own, "status"], **labels)
+        # The caller is the service itself (with its version); callees are bounded.
+        self.pipe_calls = Counter("modelchain_pipe_calls_total",
+                                  "Pipe calls this service made, by callee and outcome "
+                                  "(ok, error: the callee answered one, unreached).",
+                                  ["caller", "version", "callee", "outcome"], **labels)
+        self.pipe_seconds = Histogram("modelchain_pipe_call_seconds",
+                                      "Time a pipe call took, as its caller saw it.",
+                                      ["caller", "version", "callee"],
+                                      buckets=LATENCY_BUCKETS, **labels)
         self.service = service
         self.version = version
         # Labelled children, looked up once: ``labels()`` was the largest single cost
@@ -76,10 +86,26 @@ class ServiceMetrics:
                                                                    str(status))
         child.inc()
 
-    def exposition(self) -> tuple[bytes, str]:
-        """The text exposition and its content type."""
+    def observe_pipe_call(self, callee: str, outcome: str, seconds: float) -> None:
+        """Count one pipe call this service made (``callee``: a bounded label)."""
+        key = ("pipe", callee, outcome)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.pipe_calls.labels(self.service, self.version, callee, outcome),
+                self.pipe_seconds.labels(self.service, self.version, callee))
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def collected(self) -> CollectorRegistry:
+        """What ``/metrics`` shows: this app's registry, or every worker's figures
+        under ``PROMETHEUS_MULTIPROC_DIR``."""
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-            return generate_latest(registry), CONTENT_TYPE_LATEST
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+            return registry
+        return self.registry
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text exposition and its content type."""
+        return generate_latest(self.collected()), CONTENT_TYPE_LATEST

@@ -18,7 +18,8 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from common.client import version_matches
-from common.core.errors import InvalidInput, NotFound, ServiceError, UnsupportedMediaType
+from common.core.errors import (InvalidInput, NotFound, NotReady, ServiceError,
+                                UnsupportedMediaType)
 
 import common.serving.tensors as tensors
 from .hooks import state
@@ -115,8 +116,12 @@ def _live() -> Response:
 
 
 def _ready() -> tuple[Response, int]:
-    ready = state().model.ready
-    return jsonify(ready=ready), 200 if ready else 503
+    """Server ready: as ``/readyz`` (the model, and the services it calls)."""
+    try:
+        state().check_ready_for_traffic()
+    except NotReady:
+        return jsonify(ready=False), 503
+    return jsonify(ready=True), 200
 
 
 def _served(name: str, version: str | None) -> None:

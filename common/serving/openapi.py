@@ -11,6 +11,8 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
+from .callgraph import CallsSchema
+from .dependents import ReadinessSchema
 from .model import Model
 from .oip import InferRequestSchema, InferResponseSchema, OipErrorSchema
 from .validation import MAX_DEPTH, MetadataSchema
@@ -56,7 +58,7 @@ def _answer_schemas(model: Model) -> tuple[type[Schema], type[Schema]]:
 
 def _error_responses(*statuses: int) -> dict[str, Any]:
     reasons = {400: "Invalid input", 401: "Missing or wrong API key", 413: "Too large",
-               415: "Not JSON", 502: "Upstream failure", 503: "Model not ready",
+               415: "Not JSON", 502: "Upstream failure", 503: "Not ready",
                504: "Deadline exceeded"}
     return {str(s): {"description": reasons[s], "content": {
         "application/json": {"schema": "Error"}}} for s in statuses}
@@ -91,6 +93,14 @@ def _plain_operation(summary: str, content_type: str = "application/json") -> di
         "description": "OK", "content": {content_type: {"schema": {"type": "object"}
                                                         if "json" in content_type
                                                         else {"type": "string"}}}}}}}
+
+
+def _schema_operation(summary: str, schema: str,
+                      errors: Mapping[str, Any] | None = None) -> dict:
+    """A GET whose answer a component schema describes."""
+    return {"get": {"summary": summary, "responses": {"200": {
+        "description": "OK", "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{schema}"}}}}, **(errors or {})}}}
 
 
 def describe_limits(limits: Mapping[str, Any]) -> str:
@@ -147,9 +157,15 @@ def build_spec(model: Model, limits: Mapping[str, Any] | None = None) -> APISpec
     spec.components.schemas[input_name] = with_rules(
         json_schema(spec, model.input_schema), model.input_schema, limits["max_text_length"])
     spec.path(path="/healthz", operations=_plain_operation("Liveness: the process answers"))
-    spec.path(path="/readyz", operations=_plain_operation("Readiness: model loaded, warmed"))
+    spec.components.schema("Readiness", schema=ReadinessSchema)
+    spec.path(path="/readyz", operations=_schema_operation(
+        "Readiness: the model loaded and warmed, and the services it calls too",
+        "Readiness", {**_error_responses(503)}))
     spec.path(path="/metadata", operations=_plain_operation("Name, version, schemas, sample"))
     spec.path(path="/metrics", operations=_plain_operation("Prometheus metrics", "text/plain"))
+    spec.components.schema("PipeCalls", schema=CallsSchema)
+    spec.path(path="/calls", operations=_schema_operation(
+        "The pipe calls this service made: to whom, how often, how fast", "PipeCalls"))
     _oip_paths(spec, model)
     return spec
 

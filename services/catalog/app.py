@@ -22,7 +22,9 @@ from common.client import Client
 from common.core.registry import load_registry
 from common.core.versions import deployment_table
 from common.serving.app import EXTENSION
+from common.serving.callgraph import calls_document
 
+from .calls import CallGraph
 from .directory import Directory
 from .pages import pages_blueprint
 
@@ -135,5 +137,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
                              blueprints=[pages_blueprint()])
     directory = build_directory(app.config, local)
     app.extensions["catalog"] = directory
+    app.extensions["catalog_calls"] = CallGraph(
+        directory, NAME, lambda: calls_document(app.extensions[EXTENSION]))
     app.extensions[EXTENSION].model.directory = directory
     return app

@@ -4,6 +4,7 @@
 ``GET /services/<name>``           a service: schemas, limits, steps, try it, code samples
 ``GET /api/services``              the list as JSON (``?q=``)
 ``GET /api/services/<name>``       one service as JSON, with its code samples
+``GET /api/calls``                 the observed call graph (every service's ``/calls``)
 ``POST /api/services/<name>/try``  ``{"input": {...}}`` run through the catalog
 ``GET /static/<file>``             the pages' CSS and JavaScript
 
@@ -28,6 +29,8 @@ from common.core.errors import DeadlineExceeded, InvalidInput, ServiceError, Ups
 from common.serving.app import request_body
 from common.serving.validation import parse_json_body
 
+from .calls import CallGraph
+from .callmap import layout
 from .directory import Directory, ServiceInfo, describe_failure, matches
 from .present import detail, limit_rows, schema_rows
 
@@ -74,6 +77,11 @@ def directory() -> Directory:
     return current_app.extensions["catalog"]
 
 
+def call_graph() -> CallGraph:
+    """The call graph of the app serving this request."""
+    return current_app.extensions["catalog_calls"]
+
+
 def uses_key() -> bool:
     """Whether the catalog calls services with a key (so samples show where it goes)."""
     return bool(current_app.config["API_KEY"])
@@ -87,17 +95,26 @@ def pages_blueprint() -> Blueprint:
     bp.add_url_rule("/api/services", view_func=list_services)
     bp.add_url_rule("/api/services/<name>", view_func=service_detail)
     bp.add_url_rule("/api/services/<name>/try", view_func=try_service, methods=["POST"])
+    bp.add_url_rule("/api/calls", view_func=list_calls)
     bp.add_url_rule("/static/<path:filename>", view_func=static_file)
     bp.after_request(secure_headers)
     return bp
 
 
 def home() -> str:
-    """The searchable list of services and pipelines."""
+    """The searchable list of services and pipelines, and the calls between them."""
     query = load(ListQuery(), request.args)["q"]
     infos = directory().snapshot()
+    graph = call_graph().gather()
     return render_template("catalog/index.html", query=query,
-                           services=[_listed(info, query) for info in infos])
+                           services=[_listed(info, query) for info in infos],
+                           callmap=layout(graph), call_edges=graph["edges"])
+
+
+def list_calls() -> Response:
+    """``{"edges": [...], "services": [...], "unanswered": [...]}``: who called whom,
+    how often, how fast (see :mod:`.calls`)."""
+    return jsonify(call_graph().gather())
 
 
 def _listed(info: ServiceInfo, query: str) -> dict[str, Any]:

@@ -93,12 +93,16 @@ def test_every_service_is_everywhere(name, source, launched, compose, k8s):
 
 
 def test_nothing_is_deployed_that_is_not_registered(source, compose, k8s):
+    """Besides the registry's processes, only the HTTPS front (and its Ingress)."""
     names = {dns(n) for n in source}
     processes = {process_name(n) for n in source}
-    assert set(compose["services"]) == processes
-    assert compose_names(compose) - processes <= names
-    assert {name for kind, name in k8s if kind == "Service"} == names
-    assert {name for kind, name in k8s if kind not in ("ConfigMap", "Service")} == processes
+    front = generate.HTTPS_FRONT
+    assert set(compose["services"]) == processes | {front}
+    assert compose_names(compose) - processes - {front} <= names
+    assert {name for kind, name in k8s if kind == "Service"} == names | {front}
+    assert {name for kind, name in k8s if kind not in ("ConfigMap", "Service", "Ingress")} \
+        == processes | {front}
+    assert {name for kind, name in k8s if kind == "Ingress"} == {"modelchain"}
 
 
 def test_make_run_starts_the_registry_in_order_home_page_first(source, launched):
@@ -301,7 +305,7 @@ def test_the_cluster_registry_matches_the_registry_with_cluster_urls(source, k8s
 def test_pods_read_the_mounted_cluster_registry(k8s):
     path = k8s[("ConfigMap", "modelchain-env")]["data"]["MODELCHAIN_REGISTRY"]
     for (kind, name), deployment in k8s.items():
-        if kind == "Deployment":
+        if kind == "Deployment" and name != generate.HTTPS_FRONT:   # nginx reads none
             mounts = {m["name"]: m["mountPath"] for m in
                       deployment["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
             assert path == f"{mounts['registry']}/registry.yaml", name

@@ -114,7 +114,7 @@ def mixed(source):
 
 def test_compose_runs_a_group_in_one_service_that_answers_to_each_name(mixed):
     services = generate.compose(mixed)["services"]
-    assert set(services) == {"catalog", "text", "tweet-sentiment"}
+    assert set(services) == {"catalog", "text", "tweet-sentiment", generate.HTTPS_FRONT}
     text = services["text"]
     assert text["networks"]["default"]["aliases"] == ["text-cleaner", "sentiment"]
     assert text["expose"] == ["8101", "8102"]

@@ -227,7 +227,11 @@ def test_make_service_then_make_test_pass_in_a_copy_of_the_repository(tmp_path):
     lazy = in_copy(copy, ".venv/bin/python", "-c", f"import sys, services.{NAME}; "
                    "assert 'tensorflow' not in sys.modules")
     assert lazy.returncode == 0, lazy.stderr
-    suites = f"tests/deploy tests/core tests/architecture tests/services/{NAME}"
+    # The front's live tests (real nginx before real services) do not change with a
+    # new service; its files and their checks (tests/deploy/front) do, and run.
+    suites = (f"tests/deploy tests/core tests/architecture tests/services/{NAME} "
+              "--ignore=tests/deploy/front/test_front_live.py "
+              "--ignore=tests/deploy/front/test_front_timeouts.py")
     tested = in_copy(copy, "make", "test", f"PYTEST_ARGS=-q -p no:cacheprovider {suites}")
     assert tested.returncode == 0, tested.stdout[-4000:] + tested.stderr[-2000:]
     assert " passed" in tested.stdout and "failed" not in tested.stdout
