@@ -136,9 +136,12 @@ def choose_port(services: dict[str, Any], wanted: int | None) -> int:
 
 def registry_entry(name: str, port: int, indent: str = "  ") -> str:
     """The YAML lines registering ``name``, indented as a child of ``services:``."""
+    # A new service may call none (README, "Permissions"): list its callees here
+    # when its code calls others, as tests/deploy/test_policy.py checks.
     return (f"{indent}{name}:\n"
             f"{indent * 2}app: services.{name}:create_app()\n"
-            f"{indent * 2}port: {port}\n")
+            f"{indent * 2}port: {port}\n"
+            f"{indent * 2}calls: []\n")
 
 
 def _block_end(lines: list[str], start: int) -> int:
@@ -182,7 +185,8 @@ def verify_registry(old: str, new: str, name: str, port: int) -> None:
     expected = yaml.safe_load(old) or {}
     expected.setdefault("services", {})
     expected["services"] = {**(expected["services"] or {}),
-                            name: {"app": f"services.{name}:create_app()", "port": port}}
+                            name: {"app": f"services.{name}:create_app()", "port": port,
+                                   "calls": []}}
     if yaml.safe_load(new) != expected:
         raise ScaffoldError(f"Could not append to {REGISTRY} safely; add this entry under "
                             f"'services:' by hand:\n{registry_entry(name, port)}")
