@@ -7,7 +7,7 @@
 2. builds the images (:mod:`.images`: the local Debian base, the shared ``deps`` layer,
    then ``docker-compose build`` of every service of the file);
 3. writes a compose file for the chain (catalog, text_cleaner, sentiment,
-   tweet_sentiment, and the front when the generator writes one) with
+   tweet_sentiment, and the HTTPS front) with
    :func:`deploy.generate.compose`, the code that writes ``docker-compose.yml``, from
    the registry's entries each in a process of its own (the default registry groups
    them in one process, which cannot be scaled), and checks it with ``docker-compose
@@ -16,9 +16,10 @@
    ephemeral host port) and mounts the chain's registry, waits for the healthchecks,
    and sends requests to the published ports only: each service, the pipeline (which
    calls text_cleaner and sentiment over the compose network: their counters show it),
-   the catalog (which reads every service's metadata), and through the front;
-5. scales sentiment to 2 and shows the pipeline's calls reaching both replicas (each
-   replica's own ``/metrics``, on its own published port);
+   the catalog (which reads every service's metadata), and through the front (HTTPS,
+   verified against the run's own self-signed certificate);
+5. scales sentiment to 2 and shows calls reaching both replicas, from the pipeline and
+   through the front (each replica's own ``/metrics``, on its own published port);
 6. tears everything down and checks that no container, network or volume of the
    project is left, and, when it started the daemon, that the daemon is gone too.
 
@@ -51,8 +52,8 @@ from . import images
 from .cli import Failure, cleanup, compose_cli, docker_cli, log, run
 from .daemon import Daemon, check_containers_run, docker_daemon, ensure_tools
 
-#: The chain, by registry name; the front is one more service when the generator
-#: writes it (deploy/front).
+#: The chain, by registry name; the front (deploy/front) is one more service of the
+#: generated file.
 CHAIN = ("catalog", "text_cleaner", "sentiment", "tweet_sentiment")
 FRONT = "front"
 SCALED = "sentiment"
@@ -380,9 +381,7 @@ def check_front(stack: Stack) -> None:
     health, the pipeline under ``/tweet_sentiment/`` with the request id and trace
     context passed through, the catalog at ``/``, and its own 404 in our envelope."""
     if not stack.front:
-        log("front: NOT TESTED: deploy.generate writes no `front` service yet "
-            "(deploy/front, branch wt-front, has not landed on main)")
-        return
+        raise Failure("deploy.generate wrote no `front` service: the chain has no HTTPS front")
     url = stack.front_url()
     verify = str(stack.front_cert)
     expect(call("GET", f"{url}/_front/healthz", verify=verify), 200, "the front's health")
