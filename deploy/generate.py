@@ -397,19 +397,23 @@ def port_name(unit: ProcessUnit, entry: ServiceEntry) -> str:
 
 def k8s_probes(unit: ProcessUnit) -> dict[str, Any]:
     """Liveness on /healthz and readiness on /readyz: of the one port, or (a group)
-    of every member's, by the image's own check."""
+    of every member's, by the image's own check. A startup probe on /readyz holds
+    liveness off while the model loads and the dependents warm (a loading TensorFlow
+    model can keep /healthz from answering in time, and liveness would restart the pod
+    in a loop); it allows the dependents' whole wait (``DEPENDENTS_MAX_WAIT_S``, 600 s)."""
     timing = {"live": {"periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": 3},
-              "ready": {"periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3}}
+              "ready": {"periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3},
+              "startup": {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 66}}
     if not unit.grouped:
-        return {"livenessProbe": {"httpGet": {"path": HEALTH_PATH, "port": "http"},
-                                  **timing["live"]},
-                "readinessProbe": {"httpGet": {"path": READY_PATH, "port": "http"},
-                                   **timing["ready"]}}
-    check = ["python", "-m", "deploy.healthcheck"]
-    return {"livenessProbe": {"exec": {"command": check + health_urls(unit, HEALTH_PATH)},
-                              **timing["live"]},
-            "readinessProbe": {"exec": {"command": check + health_urls(unit, READY_PATH)},
-                               **timing["ready"]}}
+        check = {path: {"httpGet": {"path": path, "port": "http"}}
+                 for path in (HEALTH_PATH, READY_PATH)}
+    else:
+        command = ["python", "-m", "deploy.healthcheck"]
+        check = {path: {"exec": {"command": command + health_urls(unit, path)}}
+                 for path in (HEALTH_PATH, READY_PATH)}
+    return {"livenessProbe": {**check[HEALTH_PATH], **timing["live"]},
+            "readinessProbe": {**check[READY_PATH], **timing["ready"]},
+            "startupProbe": {**check[READY_PATH], **timing["startup"]}}
 
 
 def k8s_container(target: ServiceEntry | ProcessUnit) -> dict[str, Any]:

@@ -241,6 +241,12 @@ def test_deployments_probe_healthz_and_readyz(name, source, k8s):
         assert box["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
         assert box["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert (healthcheck.HEALTH_PATH, healthcheck.READY_PATH) == ("/healthz", "/readyz")
+    # liveness waits for the startup probe, which checks what readiness checks, for at
+    # least the dependents' whole wait (600 s), so a loading model is never restarted
+    startup = box["startupProbe"]
+    assert {k: v for k, v in startup.items() if k in ("httpGet", "exec")} == \
+        {k: v for k, v in box["readinessProbe"].items() if k in ("httpGet", "exec")}
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 600
 
 
 @pytest.mark.parametrize("name", REGISTERED)
