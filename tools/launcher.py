@@ -139,7 +139,10 @@ def start_services(entries: Iterable[ServiceEntry], *, ports: Mapping[str, int] 
     except BaseException:  # none may outlive a failed start: each is its own session
         stop_services(started)
         raise
-    return started
+    # In the order asked for (the registry's), not the processes': a version deployment
+    # runs apart from its service's group, but is listed beside it.
+    order = {entry.name: index for index, entry in enumerate(entries)}
+    return sorted(started, key=lambda service: order[service.entry.name])
 
 
 def _spawn(unit: ProcessUnit, host: str, ports: Mapping[str, int], urls: Mapping[str, str],
