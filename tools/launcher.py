@@ -14,16 +14,25 @@ each process only its own members' keys.
 """
 from __future__ import annotations
 
-import argparse
-import difflib
-import os
-import re
 import signal
-import socket
-import subprocess
 import sys
-import threading
-import time
+
+#: Stop signals received so far. Run as a program, a stop that arrives while this module
+#: still loads (timeout(1) and make both send SIGTERM to a run cut short at once) is kept
+#: and honoured before anything starts, instead of killing the launcher mid-import.
+STOPPING: list[int] = []
+if __name__ == "__main__":
+    for _signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(_signum, lambda number, _frame: STOPPING.append(number))
+
+import argparse  # noqa: E402  (after the handlers: each import takes time)
+import difflib  # noqa: E402
+import os  # noqa: E402
+import re  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
@@ -319,9 +328,11 @@ def _serve(entries: list[ServiceEntry], timeout: float, log_dir: Path,
     # A plain flag, not a threading.Event: a handler runs between two bytecodes of the
     # main thread, and a second signal arriving inside Event.set() would wait forever
     # on the lock the first one holds (timeout and make both send SIGTERM).
-    stopping: list[int] = []
+    stopping = STOPPING
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda number, _frame: stopping.append(number))
+    if stopping:   # asked to stop before anything started
+        return 0
     services = start_services(entries, env={**LOCAL_DEFAULTS, **_own(LOCAL_DEFAULTS)},
                               log_dir=log_dir, identities=_policy_identities())
     proxy = None
