@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 LOG_DIR ?= .run/logs
 
-.PHONY: help install system-deps peers algorithmia run front-cert restart test bench bench-peers service clean
+.PHONY: help install system-deps peers algorithmia run front-cert restart test fuzz bench bench-peers service clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -60,8 +60,13 @@ algorithmia: $(ALGORITHMIA) ## Install the algorithmia client for tests/services
 system-deps: ## Install the system packages the tests need (chromium, redis, a JRE, kubectl, compose, nginx).
 	@bash scripts/install-system-deps.sh
 
-test: install system-deps peers algorithmia ## Run the suite (unit; integration on real gunicorn; browser).
-	$(PY) -m pytest $(PYTEST_ARGS)
+# The schemathesis fuzzing (marker `fuzz`, about 8 minutes) is `make fuzz`, so that
+# `make test` stays within its time limit; `.ci/run` runs both.
+test: install system-deps peers algorithmia ## Run the suite (unit; integration on real gunicorn; browser), all but the fuzzing.
+	$(PY) -m pytest -m "not fuzz" $(PYTEST_ARGS)
+
+fuzz: install ## schemathesis against every service's /openapi.json on real gunicorn (about 8 min; not in make test).
+	$(PY) -m pytest -m fuzz tests/integration/test_schemathesis.py $(PYTEST_ARGS)
 
 # Docker, on a machine where no registry can be reached: the images on a base built from
 # Debian's packages, the dependencies from an offline wheel house (tools/containers).

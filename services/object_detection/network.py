@@ -26,7 +26,7 @@ NUM_CLASSES = len(LABELS)
 #: Channels of the target array: heat map per class, size (w, h), offset (x, y), mask.
 TARGET_CHANNELS = NUM_CLASSES + 5
 MAX_DETECTIONS = 50
-SCORE_THRESHOLD = 0.05
+SCORE_THRESHOLD = 0.01  # low: a low-scored detection only adds recall to mAP; callers set min_score
 NMS_IOU = 0.5
 
 

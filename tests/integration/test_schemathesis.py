@@ -2,7 +2,8 @@
 gunicorn: no request it makes may get a 5xx, a non-JSON error, or an answer that breaks
 the service's published response schema.
 
-Bounded so that ``make test`` stays short: a fixed seed, ``MAX_EXAMPLES`` cases per
+It is ``make fuzz`` (about 8 minutes for the 17 services), not part of ``make test``;
+``.ci/run`` runs both. Bounded: a fixed seed, ``MAX_EXAMPLES`` cases per
 operation and phase (the examples, coverage and fuzzing phases). URL-fetching services
 run with public fetching off, so nothing generated leaves the machine.
 """
@@ -17,7 +18,7 @@ import pytest
 
 from common.core.registry import load_registry
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.fuzz]
 
 SERVICES = list(load_registry(environ={}))
 MAX_EXAMPLES = 60
