@@ -85,7 +85,7 @@ class Client:
                  colocated: bool = True,
                  versions: Mapping[str, Deployments] | None = None):
         if urls is None:
-            urls, found = _registry_deployments()
+            urls, found = _deployments(_read_registry())
             versions = found if versions is None else versions
         self.urls = dict(urls)
         self.versions = dict(versions or {})
@@ -101,6 +101,14 @@ class Client:
         self.pool = urllib3.PoolManager(num_pools=16, maxsize=pool_size, block=False,
                                         retries=False)
         self._metadata: dict[str, dict] = {}
+
+    @classmethod
+    def from_registry(cls, entries: Mapping[str, Any], **options: Any) -> "Client":
+        """A client over registry ``entries`` (:func:`common.core.registry.load_registry`):
+        each deployment's URL and the services' versions; ``options`` as for the
+        constructor."""
+        urls, versions = _deployments(entries)
+        return cls(urls=urls, versions=versions, **options)
 
     def algo(self, ref: str) -> "Algo":
         """A handle on a service: ``"sentiment"`` or ``"sentiment@1"``. Where several
@@ -326,13 +334,17 @@ def _decode(response: urllib3.BaseHTTPResponse, name: str, request_id: str | Non
                             service=name, request_id=request_id) from e
 
 
-def _registry_deployments() -> tuple[dict[str, str], dict[str, Deployments]]:
-    """Every deployment's URL, and the services' versions, from the registry."""
+def _read_registry() -> Mapping[str, Any]:
+    """The registry's entries; a deployment without its registry says which file."""
     try:
-        entries = load_registry()
-    except OSError as e:  # a deployment without its registry: say which file is missing
+        return load_registry()
+    except OSError as e:
         raise InternalError(f"The service registry {registry_path()} cannot be read "
                             f"({type(e).__name__}); set MODELCHAIN_REGISTRY or pass urls.") from e
+
+
+def _deployments(entries: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Deployments]]:
+    """Every deployment's URL, and the services' versions, of registry entries."""
     return {name: entry.url for name, entry in entries.items()}, deployment_table(entries)
 
 

@@ -234,40 +234,41 @@ class PipelineModel(Model):
         values, timings = list(inputs), []
         for index, step in enumerate(self.spec.steps):
             started = time.perf_counter()
-            values = self._step(step, values)
-            timings.append({"step": index, **step.describe(), **self._reached(step),
+            # resolved once per step: ``sentiment@1`` is the newest deployment of 1.x,
+            # which the answer's step timings name as ``reached``
+            target = self._target(step)
+            values = self._step(step, target, values)
+            reached = {} if target is None else {"reached": target.name}
+            timings.append({"step": index, **step.describe(), **reached,
                             "duration_ms": round((time.perf_counter() - started) * 1000, 3)})
         add_response_metadata(steps=timings)
         return values
 
-    def _reached(self, step: Step) -> dict[str, str]:
-        """The deployment a step's service reference reaches (``sentiment@1``: the
-        newest deployment of sentiment 1.x), for the answer's step timings."""
-        if step.kind == "parallel":
-            return {}
-        return {"reached": self.algo(step.service).name}
+    def _target(self, step: Step) -> Any:
+        """The service a step calls (none for parallel branches, each has its own)."""
+        return None if step.kind == "parallel" else self.algo(step.service)
 
-    def _step(self, step: Step, values: list[Any]) -> list[Any]:
+    def _step(self, step: Step, target: Any, values: list[Any]) -> list[Any]:
         """One step on the items still alive; failed ones are carried over as they are."""
         alive = [i for i, v in enumerate(values) if not isinstance(v, Failed)]
         merged = list(values)
         if alive:
-            for index, output in zip(alive, self._run(step, [values[i] for i in alive])):
+            for index, output in zip(alive, self._run(step, target, [values[i] for i in alive])):
                 merged[index] = output
         return merged
 
-    def _run(self, step: Step, values: list[Any]) -> list[Any]:
+    def _run(self, step: Step, target: Any, values: list[Any]) -> list[Any]:
         if step.kind == "service":
-            partial = pipe_partial(self.algo(step.service), [step.select(v) for v in values])
+            partial = pipe_partial(target, [step.select(v) for v in values])
             return [Failed(partial.errors[i]) if i in partial.errors else r
                     for i, r in enumerate(partial.results)]
         if step.kind == "map":
-            return [self._map(step, value) for value in values]
+            return [self._map(step, target, value) for value in values]
         return self._parallel(step, values)
 
-    def _map(self, step: Step, value: Mapping[str, Any]) -> Any:
+    def _map(self, step: Step, target: Any, value: Mapping[str, Any]) -> Any:
         items = [step.select(v) for v in value[step.over]]
-        outcomes = self.algo(step.service).pipe_many(
+        outcomes = target.pipe_many(
             items, mode="parallel", workers=step.concurrency)
         failed = next((o for o in outcomes if not o.ok), None)
         if failed is None:
@@ -279,8 +280,9 @@ class PipelineModel(Model):
     def _parallel(self, step: Step, values: list[Any]) -> list[Any]:
         names = list(step.branches)
         with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="branch") as pool:
-            futures = [pool.submit(bind_context(self._run), step.branches[n], values)
-                       for n in names]
+            branches = [step.branches[n] for n in names]
+            futures = [pool.submit(bind_context(self._run), b, self._target(b), values)
+                       for b in branches]
             results = [f.result() for f in futures]
         return [_merge_branches(names, [r[i] for r in results]) for i in range(len(values))]
 

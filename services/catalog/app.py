@@ -20,7 +20,6 @@ from marshmallow import Schema, fields, validate
 from common import ANY_SERVICE, Function, create_service_app
 from common.client import Client
 from common.core.registry import load_registry
-from common.core.versions import deployment_table
 from common.serving.app import EXTENSION
 from common.serving.callgraph import calls_document
 
@@ -117,9 +116,8 @@ def build_directory(config: Mapping[str, Any],
                     local: Mapping[str, Any] | None = None) -> Directory:
     """The directory of every registered service but the catalog itself."""
     entries = load_registry(config["REGISTRY"] or None)
-    client = Client(urls={n: e.url for n, e in entries.items()},
-                    versions=deployment_table(entries), api_key=config["API_KEY"],
-                    timeout=config["TRY_TIMEOUT_S"], retries=1, local=local)
+    client = Client.from_registry(entries, api_key=config["API_KEY"],
+                                  timeout=config["TRY_TIMEOUT_S"], retries=1, local=local)
     return Directory(entries, client, timeout=config["FETCH_TIMEOUT_S"],
                      ttl=config["CACHE_TTL_S"], exclude=[NAME])
 

@@ -20,7 +20,6 @@ from common import ANY_SERVICE, Function, create_service_app
 from common.client import Client
 from common.core.errors import InvalidInput
 from common.core.registry import load_registry
-from common.core.versions import deployment_table
 from common.serving.app import EXTENSION, request_body
 from common.serving.permissions import require_reach, routes_to_others
 
@@ -167,10 +166,8 @@ def build_router(config: Mapping[str, Any],
                  local: Mapping[str, Any] | None = None) -> Router:
     """The router over every registered service, with the gateway's own pipe client."""
     entries = load_registry(config["REGISTRY"] or None)
-    client = Client(urls={n: e.url for n, e in entries.items()},
-                    versions=deployment_table(entries),
-                    api_key=config["API_KEY"] or None, timeout=config["DEFAULT_TIMEOUT_S"],
-                    local=local)
+    client = Client.from_registry(entries, api_key=config["API_KEY"] or None,
+                                  timeout=config["DEFAULT_TIMEOUT_S"], local=local)
     return Router(client, config["NAMESPACE"].strip() or "modelchain",
                   max(1, int(config["MAX_VOID_CALLS"])), float(config["METADATA_TTL_S"]))
 

@@ -14,14 +14,13 @@ TensorFlow is imported inside functions only: tests import this module.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from common.training import TimeBudget, config_main
+from common.training import config_main, empty_dir, fit_within, uint8_batches
 
 from common.media.scenes import LABELS
 
@@ -64,34 +63,16 @@ def train(config: TrainConfig) -> tuple[object, dict]:
     started = time.monotonic()
     x, y = encode("train", config.scenes)
     xv, yv = encode("validation", config.validation_scenes)
-    data_seconds = time.monotonic() - started
     network = build_network()
     network.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                     loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    steps = config.epochs * int(np.ceil(len(x) / config.batch_size))
-    budget = TimeBudget(config.learning_rate, steps,
-                        started + config.max_minutes * 60 - EXPORT_RESERVE_S, floor=0.02)
-    history = network.fit(_batches(x, y, config.batch_size, augment=True),
-                          epochs=config.epochs, verbose=2, callbacks=[budget], shuffle=False,
-                          validation_data=_batches(xv, yv, config.batch_size))
-    last = {k: round(float(v[-1]), 4) for k, v in history.history.items()}
-    return network, {"data_seconds": round(data_seconds, 1),
-                     "train_seconds": round(time.monotonic() - started - data_seconds, 1),
-                     "epochs_run": len(history.history["loss"]), "steps_run": budget.step,
-                     **last}
-
-
-def _batches(images: np.ndarray, labels: np.ndarray, batch_size: int, augment=False):
-    """Batches scaled to 0..1 on the fly (uint8 in memory); with ``augment``, shuffled
-    every epoch and flipped / turned by quarter turns (none of which changes a label)."""
-    import tensorflow as tf
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
-    if augment:
-        dataset = dataset.shuffle(len(images), seed=0, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y))
-    if augment:
-        dataset = dataset.map(_augment)
-    return dataset.prefetch(2)
+    # flips and quarter turns, none of which changes a label (_augment)
+    summary = fit_within(
+        network, uint8_batches(x, y, config.batch_size, shuffle=True, augment=_augment),
+        uint8_batches(xv, yv, config.batch_size), examples=len(x), config=config,
+        started=started, data_seconds=time.monotonic() - started,
+        reserve_s=EXPORT_RESERVE_S, floor=0.02)
+    return network, summary
 
 
 def _augment(x, y):
@@ -104,10 +85,7 @@ def _augment(x, y):
 def save(network, out: Path, config: TrainConfig, summary: dict) -> dict:
     """Export the SavedModel, evaluate the export, write meta.json."""
     from .evaluate import evaluate
-    model_dir = out / "model"
-    if model_dir.exists():
-        shutil.rmtree(model_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    model_dir = empty_dir(out / "model")
     export(network, str(model_dir))
     report = evaluate(model_dir, config.eval_scenes)
     meta = {"config": asdict(config), "labels": list(LABELS), **summary,

@@ -2,7 +2,7 @@
 with the TF Object Detection API's signature.
 
     python -m services.object_detection.train [--out services/object_detection/artifacts]
-        [--scenes 5000] [--epochs 40] [--max-minutes 21] [--batch-size 32]
+        [--scenes 8000] [--epochs 60] [--max-minutes 21] [--batch-size 32]
 
 Writes ``<out>/model/`` (the SavedModel), ``<out>/label_map.pbtxt`` and
 ``<out>/meta.json`` (settings, timings, losses and the mAP@0.5 of evaluate.py on a
@@ -14,14 +14,13 @@ TensorFlow is imported inside functions only: tests import this module.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from common.training import TimeBudget, config_main
+from common.training import config_main, empty_dir, fit_within, uint8_batches
 
 from . import shapes
 from .label_map import format_label_map
@@ -35,9 +34,9 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "artifacts"
 class TrainConfig:
     """Everything that determines a trained detector."""
 
-    scenes: int = 5000
+    scenes: int = 8000
     validation_scenes: int = 300
-    epochs: int = 40
+    epochs: int = 60
     batch_size: int = 32
     learning_rate: float = 3e-3
     max_minutes: float = 21.0
@@ -74,37 +73,15 @@ def train(config: TrainConfig) -> tuple[object, dict]:
     started = time.monotonic()
     x, y = encode_scenes("train", config.scenes)
     xv, yv = encode_scenes("validation", config.validation_scenes)
-    data_seconds = time.monotonic() - started
     network = build_network()
     network.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=detection_loss)
-    steps = config.epochs * int(np.ceil(len(x) / config.batch_size))
-    budget = TimeBudget(config.learning_rate, steps,
-                        started + config.max_minutes * 60 - EXPORT_RESERVE_S, floor=0.05)
-    history = network.fit(_batches(x, y, config.batch_size, shuffle=True, augment=True),
-                          epochs=config.epochs, verbose=2, callbacks=[budget],
-                          shuffle=False,  # the data set shuffles itself, every epoch
-                          validation_data=_batches(xv, yv, config.batch_size))
-    return network, {"data_seconds": round(data_seconds, 1),
-                     "train_seconds": round(time.monotonic() - started - data_seconds, 1),
-                     "epochs_run": len(history.history["loss"]),
-                     "steps_run": budget.step,
-                     "loss": round(float(history.history["loss"][-1]), 4),
-                     "val_loss": round(float(history.history["val_loss"][-1]), 4)}
-
-
-def _batches(images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle=False,
-             augment=False):
-    """Batches scaled to 0..1 on the fly: the scenes stay uint8 in memory (a quarter of
-    the size), which matters on a machine shared with other training jobs. With
-    ``augment``, each batch is turned by one of the square's eight symmetries."""
-    import tensorflow as tf
-    data = tf.data.Dataset.from_tensor_slices((images, labels))
-    if shuffle:
-        data = data.shuffle(len(images), seed=0, reshuffle_each_iteration=True)
-    data = data.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y))
-    if augment:
-        data = data.map(dihedral)
-    return data.prefetch(2)
+    # each batch is turned by one of the square's eight symmetries (dihedral)
+    summary = fit_within(
+        network, uint8_batches(x, y, config.batch_size, shuffle=True, augment=dihedral),
+        uint8_batches(xv, yv, config.batch_size), examples=len(x), config=config,
+        started=started, data_seconds=time.monotonic() - started,
+        reserve_s=EXPORT_RESERVE_S, floor=0.05)
+    return network, summary
 
 
 #: Target channels after the heat maps: width, height, offset x, offset y, mask.
@@ -153,10 +130,7 @@ EXPORT_RESERVE_S = 150.0
 def save(network, out: Path, config: TrainConfig, summary: dict) -> dict:
     """Export the SavedModel and label map, evaluate the export, write meta.json."""
     from .evaluate import evaluate
-    model_dir = out / "model"
-    if model_dir.exists():
-        shutil.rmtree(model_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    model_dir = empty_dir(out / "model")
     export(network, str(model_dir))
     (out / "label_map.pbtxt").write_text(format_label_map(
         {i + 1: name for i, name in enumerate(shapes.LABELS)}))

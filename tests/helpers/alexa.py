@@ -14,6 +14,7 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, ClassVar
 
@@ -110,6 +111,18 @@ class AlexaTestPKI:
         """The base64 Signature-256 of ``body`` (by the signing key unless ``key``)."""
         signature = (key or self.signing_key).sign(body, padding.PKCS1v15(), hashes.SHA256())
         return base64.b64encode(signature).decode("ascii")
+
+    def verifying_env(self, folder: Path) -> dict[str, str]:
+        """Write the root and every chain into ``folder``; return the environment that
+        makes an alexa_skill under gunicorn verify with this PKI, offline (its
+        certificate URLs are read from that folder)."""
+        from cryptography.hazmat.primitives.serialization import Encoding
+        (folder / "roots.pem").write_bytes(self.root.public_bytes(Encoding.PEM))
+        for url, chain in self.chains.items():
+            (folder / url.rsplit("/", 1)[-1]).write_bytes(chain)
+        return {"ALEXA_SKILL_VERIFY": "true", "ALEXA_SKILL_SKILL_IDS": self.skill_id,
+                "ALEXA_SKILL_TRUST_ROOTS": str(folder / "roots.pem"),
+                "ALEXA_SKILL_CERT_FILES": str(folder)}
 
 
 def build_test_pki() -> AlexaTestPKI:

@@ -14,32 +14,22 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import yaml
-from marshmallow import Schema, fields
 
-from common import Model, create_service_app
+from bench.apps import NoopModel
+from common import create_service_app
 from common.client import Client
-from common.serving.validation import Text
 
 #: Fast checks, so the tests wait milliseconds, not the defaults' half seconds.
 FAST = {"DEPENDENTS_POLL_S": 0.02, "DEPENDENTS_RECHECK_S": 0.05,
         "DEPENDENTS_PROBE_TIMEOUT_S": 2.0}
 
 
-class TextInput(Schema):
-    text = Text()
-
-
-class TextOutput(Schema):
-    text = fields.String(required=True)
-
-
-class Leaf(Model):
-    """Echoes its text. ``HOLD_WARMUP`` (an Event) holds the warm-up until it is set."""
+class Leaf(NoopModel):
+    """Echoes its text (bench's no-op stage), counting its predictions.
+    ``FAIL_LOAD`` makes it fail to load; ``HOLD_WARMUP`` (an Event) holds the warm-up
+    until it is set."""
 
     name = "back"
-    version = "1.0.0"
-    input_schema, output_schema = TextInput, TextOutput
-    sample_input = {"text": "warm up"}
 
     def load(self) -> None:
         self.predictions = 0
@@ -54,7 +44,7 @@ class Leaf(Model):
 
     def predict(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self.predictions += len(inputs)
-        return [{"text": item["text"]} for item in inputs]
+        return super().predict(inputs)
 
 
 class Relay(Leaf):

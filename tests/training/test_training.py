@@ -1,4 +1,5 @@
-"""The trainers' shared parts: the time-budget schedule and the config command line."""
+"""The trainers' shared parts: the time-budget schedule, the training loop under it and
+the config command line."""
 from __future__ import annotations
 
 import time
@@ -8,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.training import TimeBudget, config_main, cosine_rate, parse_config
+from common.training import (TimeBudget, config_main, cosine_rate, empty_dir, fit_within,
+                             parse_config, uint8_batches)
 
 
 @pytest.mark.parametrize("progress, rate", [(0.0, 1.0), (0.5, 0.525), (1.0, 0.05),
@@ -66,3 +68,64 @@ def test_config_main_trains_saves_and_prints_the_meta(tmp_path, capsys):
     assert meta == {"ok": True, "steps": 2} and seen == {"n": "net", "o": tmp_path,
                                                           "c": Config(eval_scenes=7)}
     assert '"ok": true' in capsys.readouterr().out
+
+
+def test_uint8_batches_are_scaled_floats_and_augmented_per_batch():
+    images = np.full((5, 2, 2, 3), 255, np.uint8)
+    images[0] = 0
+    batches = list(uint8_batches(images, np.arange(5), batch_size=2,
+                                 augment=lambda x, y: (1.0 - x, y * 10)))
+    assert [len(b[0]) for b in batches] == [2, 2, 1]
+    first, labels = batches[0]
+    assert first.dtype.name == "float32"
+    assert first.numpy()[0].max() == 1.0 and first.numpy()[1].max() == 0.0  # flipped
+    assert labels.numpy().tolist() == [0, 10]
+
+
+def test_uint8_batches_reshuffle_every_epoch_and_lose_nothing():
+    data = uint8_batches(np.zeros((32, 1, 1, 1), np.uint8), np.arange(32), 32, shuffle=True)
+    first, second = ([int(v) for v in next(iter(data))[1]] for _ in range(2))
+    assert sorted(first) == sorted(second) == list(range(32)) and first != second
+
+
+def _ones(count: int):
+    import tensorflow as tf
+    return tf.data.Dataset.from_tensor_slices(
+        (np.ones((count, 2), np.float32), np.ones((count, 1), np.float32))).batch(4)
+
+
+@dataclass
+class _FitConfig:
+    epochs: int = 4
+    batch_size: int = 4
+    learning_rate: float = 0.1
+    max_minutes: float = 10.0
+
+
+def test_fit_within_summarises_the_run_for_meta_json():
+    import keras
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    summary = fit_within(model, _ones(12), _ones(4), examples=12, config=_FitConfig(),
+                         started=time.monotonic(), data_seconds=0.34, reserve_s=0,
+                         floor=0.05)
+    assert summary["epochs_run"] == 4 and summary["steps_run"] == 12
+    assert summary["data_seconds"] == 0.3
+    assert set(summary) >= {"loss", "val_loss", "train_seconds"}
+
+
+def test_fit_within_stops_at_the_deadline_less_the_reserve():
+    import keras
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    summary = fit_within(model, _ones(12), _ones(4), examples=12, config=_FitConfig(),
+                         started=time.monotonic(), data_seconds=0, reserve_s=600,
+                         floor=0.05)
+    assert summary["epochs_run"] == 1 and summary["steps_run"] == 1
+
+
+def test_empty_dir_replaces_what_was_there(tmp_path):
+    (tmp_path / "model" / "old").mkdir(parents=True)
+    made = empty_dir(tmp_path / "a" / "model")
+    assert made.is_dir() and not list(made.iterdir())
+    assert not list(empty_dir(tmp_path / "model").iterdir())

@@ -92,14 +92,8 @@ def live(nginx, service_pool, registry, tmp_path_factory, test_pki, tls_pair,
     """The project's front (the checked-in files) before catalog, text_cleaner, the
     gateway, the Alexa skill (verifying with the test PKI) and sentiment under gunicorn;
     every other registered service is at a port that refuses connections."""
-    from cryptography.hazmat.primitives.serialization import Encoding
     folder = tmp_path_factory.mktemp("front-live")
-    (folder / "roots.pem").write_bytes(test_pki.root.public_bytes(Encoding.PEM))
-    for url, chain in test_pki.chains.items():
-        (folder / url.rsplit("/", 1)[-1]).write_bytes(chain)
-    env = {"ALEXA_SKILL_VERIFY": "true", "ALEXA_SKILL_SKILL_IDS": SKILL_ID,
-           "ALEXA_SKILL_TRUST_ROOTS": str(folder / "roots.pem"),
-           "ALEXA_SKILL_CERT_FILES": str(folder)}
+    env = test_pki.verifying_env(folder)
     urls = service_pool.start([registry[n] for n in LIVE], env)
     process = start(registry, folder, tls_pair,
                     {**{name: refused for name in registry}, **urls})

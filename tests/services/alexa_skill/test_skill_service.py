@@ -126,14 +126,7 @@ def test_unverified_requests_are_refused_in_process(tmp_path, test_pki):
 @pytest.fixture(scope="module")
 def skill_service(service_pool, registry, tmp_path_factory, test_pki):
     """alexa_skill, chatbot and sentiment under gunicorn, verifying with the test PKI."""
-    from cryptography.hazmat.primitives.serialization import Encoding
-    folder = tmp_path_factory.mktemp("alexa-certs")
-    (folder / "roots.pem").write_bytes(test_pki.root.public_bytes(Encoding.PEM))
-    for url, chain in test_pki.chains.items():
-        (folder / url.rsplit("/", 1)[-1]).write_bytes(chain)
-    env = {"ALEXA_SKILL_VERIFY": "true", "ALEXA_SKILL_SKILL_IDS": SKILL_ID,
-           "ALEXA_SKILL_TRUST_ROOTS": str(folder / "roots.pem"),
-           "ALEXA_SKILL_CERT_FILES": str(folder)}
+    env = test_pki.verifying_env(tmp_path_factory.mktemp("alexa-certs"))
     return service_pool.start([registry["alexa_skill"], registry["chatbot"],
                                registry["sentiment"]], env)
 
