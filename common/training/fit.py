@@ -29,18 +29,23 @@ def uint8_batches(images: np.ndarray, labels: np.ndarray, batch_size: int,
     return data.prefetch(2)
 
 
-def fit_within(network, train, validation, *, examples: int, config: Any,
-               started: float, data_seconds: float, reserve_s: float,
-               floor: float) -> dict[str, Any]:
-    """Fit a compiled ``network`` for ``config.epochs`` epochs of ``examples`` at most,
-    its rate annealed to the deadline ``config.max_minutes`` after ``started`` less
-    ``reserve_s`` (kept for export and evaluation); the run's summary."""
-    steps = config.epochs * math.ceil(examples / config.batch_size)
+def fit_within(network, train: tuple[np.ndarray, np.ndarray],
+               validation: tuple[np.ndarray, np.ndarray], *, augment: Callable | None,
+               config: Any, started: float, reserve_s: float, floor: float) -> dict[str, Any]:
+    """Fit a compiled ``network`` on uint8 ``(images, labels)`` for ``config.epochs``
+    epochs at most (shuffled, each batch through ``augment``), its rate annealed to the
+    deadline ``config.max_minutes`` after ``started`` less ``reserve_s`` (kept for export
+    and evaluation); the run's summary. Everything before the call since ``started``
+    counts as making the data."""
+    data_seconds = time.monotonic() - started
+    steps = config.epochs * math.ceil(len(train[0]) / config.batch_size)
     budget = TimeBudget(config.learning_rate, steps,
                         started + config.max_minutes * 60 - reserve_s, floor=floor)
-    history = network.fit(train, epochs=config.epochs, verbose=2, callbacks=[budget],
-                          shuffle=False,  # the data set shuffles itself, every epoch
-                          validation_data=validation)
+    history = network.fit(
+        uint8_batches(*train, config.batch_size, shuffle=True, augment=augment),
+        epochs=config.epochs, verbose=2, callbacks=[budget],
+        shuffle=False,  # the data set shuffles itself, every epoch
+        validation_data=uint8_batches(*validation, config.batch_size))
     last = {k: round(float(v[-1]), 4) for k, v in history.history.items()}
     return {"data_seconds": round(data_seconds, 1),
             "train_seconds": round(time.monotonic() - started - data_seconds, 1),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.training import config_main, empty_dir, fit_within, uint8_batches
+from common.training import config_main, empty_dir, fit_within
 
 from common.media.scenes import LABELS
 
@@ -67,11 +67,8 @@ def train(config: TrainConfig) -> tuple[object, dict]:
     network.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                     loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     # flips and quarter turns, none of which changes a label (_augment)
-    summary = fit_within(
-        network, uint8_batches(x, y, config.batch_size, shuffle=True, augment=_augment),
-        uint8_batches(xv, yv, config.batch_size), examples=len(x), config=config,
-        started=started, data_seconds=time.monotonic() - started,
-        reserve_s=EXPORT_RESERVE_S, floor=0.02)
+    summary = fit_within(network, (x, y), (xv, yv), augment=_augment, config=config,
+                         started=started, reserve_s=EXPORT_RESERVE_S, floor=0.02)
     return network, summary
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.training import config_main, empty_dir, fit_within, uint8_batches
+from common.training import config_main, empty_dir, fit_within
 
 from . import shapes
 from .label_map import format_label_map
@@ -76,11 +76,8 @@ def train(config: TrainConfig) -> tuple[object, dict]:
     network = build_network()
     network.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=detection_loss)
     # each batch is turned by one of the square's eight symmetries (dihedral)
-    summary = fit_within(
-        network, uint8_batches(x, y, config.batch_size, shuffle=True, augment=dihedral),
-        uint8_batches(xv, yv, config.batch_size), examples=len(x), config=config,
-        started=started, data_seconds=time.monotonic() - started,
-        reserve_s=EXPORT_RESERVE_S, floor=0.05)
+    summary = fit_within(network, (x, y), (xv, yv), augment=dihedral, config=config,
+                         started=started, reserve_s=EXPORT_RESERVE_S, floor=0.05)
     return network, summary
 
 

@@ -88,12 +88,6 @@ def test_uint8_batches_reshuffle_every_epoch_and_lose_nothing():
     assert sorted(first) == sorted(second) == list(range(32)) and first != second
 
 
-def _ones(count: int):
-    import tensorflow as tf
-    return tf.data.Dataset.from_tensor_slices(
-        (np.ones((count, 2), np.float32), np.ones((count, 1), np.float32))).batch(4)
-
-
 @dataclass
 class _FitConfig:
     epochs: int = 4
@@ -102,25 +96,27 @@ class _FitConfig:
     max_minutes: float = 10.0
 
 
-def test_fit_within_summarises_the_run_for_meta_json():
+def _fit_within(reserve_s: float, data_seconds: float = 0.0) -> dict:
+    """fit_within on 12 examples of 1x1x2 uint8 images, batches of 4, 4 epochs at most."""
     import keras
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model = keras.Sequential([keras.Input((1, 1, 2)), keras.layers.Flatten(),
+                              keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
-    summary = fit_within(model, _ones(12), _ones(4), examples=12, config=_FitConfig(),
-                         started=time.monotonic(), data_seconds=0.34, reserve_s=0,
-                         floor=0.05)
+    images, labels = np.full((12, 1, 1, 2), 255, np.uint8), np.ones((12, 1), np.float32)
+    return fit_within(model, (images, labels), (images[:4], labels[:4]),
+                      augment=None, config=_FitConfig(),
+                      started=time.monotonic() - data_seconds, reserve_s=reserve_s, floor=0.05)
+
+
+def test_fit_within_summarises_the_run_for_meta_json():
+    summary = _fit_within(reserve_s=0, data_seconds=0.34)
     assert summary["epochs_run"] == 4 and summary["steps_run"] == 12
-    assert summary["data_seconds"] == 0.3
+    assert summary["data_seconds"] == 0.3  # the time before the call: making the data
     assert set(summary) >= {"loss", "val_loss", "train_seconds"}
 
 
 def test_fit_within_stops_at_the_deadline_less_the_reserve():
-    import keras
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
-    summary = fit_within(model, _ones(12), _ones(4), examples=12, config=_FitConfig(),
-                         started=time.monotonic(), data_seconds=0, reserve_s=600,
-                         floor=0.05)
+    summary = _fit_within(reserve_s=600)
     assert summary["epochs_run"] == 1 and summary["steps_run"] == 1
 
 
