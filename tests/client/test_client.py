@@ -90,3 +90,15 @@ def test_a_failure_of_the_whole_service_is_reported_on_each_item(client):
     outcomes = client.algo("words").pipe_many([{"text": "boom"}, {"text": "a"}],
                                               mode="chunked")
     assert all(isinstance(o.error, ServiceError) and o.error.status == 500 for o in outcomes)
+
+
+def test_a_client_from_registry_entries_knows_their_urls_and_versions():
+    from common.core.registry import load_registry
+    entries = load_registry()
+    client = Client.from_registry(entries, timeout=2.0, retries=0)
+    assert client.urls["sentiment_v1_0_0"] == entries["sentiment_v1_0_0"].url
+    assert client.algo("sentiment@1").name == "sentiment_v1_0_0"
+    assert client.algo("sentiment").name == "sentiment"
+    assert (client.timeout, client.retries) == (2.0, 0)
+    with pytest.raises(VersionMismatch):
+        client.algo("sentiment@3")
