@@ -2,7 +2,7 @@
 with the TF Object Detection API's signature.
 
     python -m services.object_detection.train [--out services/object_detection/artifacts]
-        [--scenes 8000] [--epochs 60] [--max-minutes 21] [--batch-size 32]
+        [--scenes 10000] [--epochs 70] [--max-minutes 28] [--batch-size 32]
 
 Writes ``<out>/model/`` (the SavedModel), ``<out>/label_map.pbtxt`` and
 ``<out>/meta.json`` (settings, timings, losses and the mAP@0.5 of evaluate.py on a
@@ -34,12 +34,12 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "artifacts"
 class TrainConfig:
     """Everything that determines a trained detector."""
 
-    scenes: int = 8000
+    scenes: int = 10000
     validation_scenes: int = 300
-    epochs: int = 60
+    epochs: int = 70
     batch_size: int = 32
     learning_rate: float = 3e-3
-    max_minutes: float = 21.0
+    max_minutes: float = 28.0
     eval_scenes: int = 300
 
 
