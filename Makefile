@@ -60,8 +60,9 @@ algorithmia: $(ALGORITHMIA) ## Install the algorithmia client for tests/services
 system-deps: ## Install the system packages the tests need (chromium, redis, a JRE, kubectl, compose, nginx).
 	@bash scripts/install-system-deps.sh
 
-# The schemathesis fuzzing (marker `fuzz`; 3.5 minutes on an idle two-core machine, 8 under load) is `make fuzz`, so that
-# `make test` stays within its time limit; `.ci/run` runs both.
+# The schemathesis fuzzing (marker `fuzz`; 3.5 minutes on an idle two-core machine, 8
+# under load) is `make fuzz`, so that `make test` stays within its time limit;
+# `.ci/run` runs both.
 test: install system-deps peers algorithmia ## Run the suite (unit; integration on real gunicorn; browser), all but the fuzzing.
 	$(PY) -m pytest -m "not fuzz" $(PYTEST_ARGS)
 

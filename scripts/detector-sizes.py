@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services.object_detection import shapes  # noqa: E402
 from services.object_detection.detector import Detector  # noqa: E402
-from services.object_detection.evaluate import _in_pixels  # noqa: E402
+from services.object_detection.evaluate import in_pixels, matched  # noqa: E402
 from services.object_detection.label_map import load_label_map  # noqa: E402
 
 SMALL, MIN_SCORE, SCENES = 0.12, 0.3, 150
@@ -23,19 +23,13 @@ def found_by_kind(detector: Detector) -> dict[tuple[str, str], list[bool]]:
     kinds: dict[tuple[str, str], list[bool]] = {}
     for index in range(SCENES):
         scene = shapes.other_scene(index)
-        kept = [d for d in _in_pixels(detector.detect(np.asarray(scene.image)),
-                                      scene.image.size) if d[1] >= MIN_SCORE]
-        used: set[int] = set()
-        for shape in scene.shapes:
-            best = max(((shapes.iou(box, shape.box), k) for k, (name, _, box) in
-                        enumerate(kept) if name == shape.label and k not in used),
-                       default=(0.0, -1))
-            if best[0] >= 0.5:
-                used.add(best[1])
+        kept = [d for d in in_pixels(detector.detect(np.asarray(scene.image)),
+                                     scene.image.size) if d[1] >= MIN_SCORE]
+        for shape, hit in zip(scene.shapes, matched(scene.shapes, kept)):
             side = max(shape.box[2] - shape.box[0], shape.box[3] - shape.box[1])
             kind = ("small" if side / min(scene.image.size) < SMALL else "large",
                     "filled" if shape.filled else "outlined")
-            kinds.setdefault(kind, []).append(best[0] >= 0.5)
+            kinds.setdefault(kind, []).append(hit)
     return kinds
 
 

@@ -31,7 +31,9 @@ CLASS = {"negative": 0, "neutral": 1, "positive": 2}
 
 
 def rated(path: Path) -> list[tuple[str, int]]:
-    """``ID<TAB>RATING<TAB>TEXT`` lines as (text, class)."""
+    """``ID<TAB>RATING<TAB>TEXT`` lines as (text, class), labelled as services/sentiment/
+    data.py does. Read here, not through that module: importing the sentiment package
+    imports its Flask app, which this script's environment does not have."""
     rows = []
     for line in path.open(encoding="utf-8"):
         parts = line.rstrip("\n").split("\t")

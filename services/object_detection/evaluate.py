@@ -43,7 +43,7 @@ def score(detector: Detector, scenes: list[shapes.Scene], iou_threshold: float =
     truths, found = [], []
     for scene in scenes:
         truths.append(scene.shapes)
-        found.append(_in_pixels(detector.detect(np.asarray(scene.image)), scene.image.size))
+        found.append(in_pixels(detector.detect(np.asarray(scene.image)), scene.image.size))
     per_class = {label: average_precision(truths, found, label, iou_threshold)
                  for label in shapes.LABELS}
     return {"map50": round(float(np.mean(list(per_class.values()))), 4),
@@ -55,21 +55,28 @@ def score(detector: Detector, scenes: list[shapes.Scene], iou_threshold: float =
 
 def _found(truths, found, iou_threshold: float, min_score: float) -> int:
     """Objects matched by a kept detection of their label (each detection used once)."""
-    hits = 0
-    for shapes_, dets in zip(truths, found):
-        kept = [d for d in dets if d[1] >= min_score]
-        used: set[int] = set()
-        for shape in shapes_:
-            best = max(((shapes.iou(box, shape.box), k) for k, (name, _, box) in
-                        enumerate(kept) if name == shape.label and k not in used),
-                       default=(0.0, -1))
-            if best[0] >= iou_threshold:
-                used.add(best[1])
-                hits += 1
+    return sum(sum(matched(shapes_, [d for d in dets if d[1] >= min_score], iou_threshold))
+               for shapes_, dets in zip(truths, found))
+
+
+def matched(truth: list[shapes.Shape], detections: list[tuple],
+            iou_threshold: float = 0.5) -> list[bool]:
+    """Whether each true shape is found by one of ``detections`` (``in_pixels``) of its
+    label with an IoU of at least ``iou_threshold``; each detection finds one shape,
+    taken greedily in the shapes' order."""
+    used: set[int] = set()
+    hits = []
+    for shape in truth:
+        best = max(((shapes.iou(box, shape.box), k) for k, (name, _, box) in
+                    enumerate(detections) if name == shape.label and k not in used),
+                   default=(0.0, -1))
+        hits.append(best[0] >= iou_threshold)
+        if hits[-1]:
+            used.add(best[1])
     return hits
 
 
-def _in_pixels(detections: list[Detection], size: tuple[int, int]) -> list[tuple]:
+def in_pixels(detections: list[Detection], size: tuple[int, int]) -> list[tuple]:
     """(label, score, (x0, y0, x1, y1) in pixels) per detection."""
     width, height = size
     return [(d.label, d.score, (d.box[1] * width, d.box[0] * height,

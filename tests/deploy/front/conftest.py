@@ -15,6 +15,7 @@ import pytest
 
 from deploy.front.tls import ensure_self_signed
 from tests.conftest import free_port
+from tests.helpers.chain import until
 from tests.helpers.alexa import (  # noqa: F401  fixtures re-exported by name
     SKILL_ID, _alexa_bodies, _make_signed_request, _test_pki)
 from tools import front
@@ -67,6 +68,11 @@ class LiveFront:
 
     def log(self) -> str:
         return self.process.log_path.read_text(errors="replace")
+
+    def logged(self, text: str, seconds: float = 5.0) -> bool:
+        """Whether ``text`` reaches the access log within ``seconds``: nginx writes a
+        request's line after it has sent the answer, so a client can read first."""
+        return bool(until(lambda: text in self.log(), seconds, f"{text!r} logged"))
 
 
 def start(registry, folder: Path, cert: tuple[Path, Path], urls: Mapping[str, str],

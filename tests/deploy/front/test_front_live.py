@@ -97,8 +97,8 @@ def test_the_callers_request_id_and_trace_reach_the_service(live):
     assert response.json()["metadata"]["request_id"] == "caller-id-1"
     trace, child = response.headers["traceparent"].split("-")[1:3]
     assert trace == TRACE_ID and child != span  # the service's own span, same trace
-    assert '"request_id":"caller-id-1"' in live.log()
-    assert f'"traceparent":"00-{TRACE_ID}-{span}-01"' in live.log()
+    assert live.logged('"request_id":"caller-id-1"')
+    assert live.logged(f'"traceparent":"00-{TRACE_ID}-{span}-01"')
 
 
 @pytest.mark.parametrize("sent", [None, "not a valid id!"])
@@ -108,7 +108,7 @@ def test_without_a_usable_id_the_front_makes_one_the_service_uses(live, sent):
     made = response.headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", made)   # nginx's $request_id
     assert response.json()["metadata"]["request_id"] == made
-    assert f'"request_id":"{made}"' in live.log()
+    assert live.logged(f'"request_id":"{made}"')
 
 
 def test_the_fronts_own_errors_carry_the_callers_id(live):
