@@ -49,23 +49,30 @@ PATTERN = Path(__file__).resolve().parents[1] / "services" / "sentiment" / "lexi
 WORD_LISTS = ("/usr/share/dict/american-english-large", "/usr/share/dict/british-english-large")
 WORD = re.compile(r"^[a-z]{3,20}$")
 NEUTRAL_SAMPLE, NEUTRAL_WEIGHT, SEED = 12_000, 0.3, 1234
+NEUTRAL_SUBJECTIVITY = 0.3  # as services/sentiment/extra_data.py's
 
 
 def rated_words() -> dict[str, float]:
-    """{word: valence -1..1}: VADER's alphabetic tokens, then Pattern's others."""
+    """{word: valence -1..1}: VADER's alphabetic tokens, then Pattern's others. Read
+    here, not through services/sentiment/features.py: importing the sentiment package
+    imports its Flask app, which this script's environment does not have."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
     rated = {w: r / 4.0 for w, r in SentimentIntensityAnalyzer().lexicon.items() if WORD.match(w)}
     for line in PATTERN.read_text(encoding="utf-8").splitlines():
         if line and not line.startswith("#"):
             form, polarity, subjectivity, _ = line.split("\t")
             pol, subj = float(polarity), float(subjectivity)
-            if WORD.match(form) and form not in rated and (pol != 0 or subj < 0.3):
+            if WORD.match(form) and form not in rated and (pol != 0 or subj < NEUTRAL_SUBJECTIVITY):
                 rated[form] = pol
     return rated
 
 
 def dictionary_words() -> list[str]:
     """The lower-case alphabetic words of the SCOWL lists, sorted."""
+    missing = [name for name in WORD_LISTS if not Path(name).is_file()]
+    if missing:
+        raise SystemExit(f"no word list at {', '.join(missing)}: "
+                         "apt-get install wamerican-large wbritish-large")
     words: set[str] = set()
     for name in WORD_LISTS:
         words |= {w.strip() for w in open(name, encoding="utf-8", errors="ignore")}
@@ -114,9 +121,9 @@ def main() -> None:
     unrated = [w for w in dictionary if w not in rated]
     words, y, weight = training_set(rated, unrated)
     started = time.perf_counter()
-    vectors = encoder.encode(sorted(set(words) | set(unrated)), batch_size=512,
-                             normalize_embeddings=True)
-    index = {w: i for i, w in enumerate(sorted(set(words) | set(unrated)))}
+    every = sorted(set(words) | set(unrated))
+    vectors = encoder.encode(every, batch_size=512, normalize_embeddings=True)
+    index = {w: i for i, w in enumerate(every)}
     print(f"embedded {len(index)} words in {time.perf_counter() - started:.0f} s")
     x = vectors[[index[w] for w in words]]
     alpha = choose_alpha(x, y, weight, len(rated))
