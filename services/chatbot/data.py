@@ -23,6 +23,7 @@ words are the desk's vocabulary and are shared by every split.
 from __future__ import annotations
 
 import functools
+import json
 import random
 import re
 import zlib
@@ -35,6 +36,7 @@ from services.chatbot.tokenizer import tokenize
 DEFAULT_SEED = 1234
 SPLITS: tuple[str, ...] = ("train", "test_values", "test_templates", "test_both")
 CONTEXT_FILE = Path(__file__).resolve().parent / "context.txt"
+TRAINSETS = Path(__file__).resolve().parent / "trainsets"  # written_*.json: notices written apart
 
 # ---------------------------------------------------------------- entity pools
 FIRST_NAMES = tuple("""Maria Tom Priya James Aisha Chen Olivia Liam Sofia Noah Emma Lucas Mia Ethan
@@ -67,7 +69,7 @@ kingsway harbourside ashford millbrook redcliff silverdale highgate lowfield elm
 crossway bellview marshfield thornbury willowdale granite bayside""".split())
 DOMAIN_KINDS = ("library", "college", "hub", "centre", "campus", "council", "clinic")
 TLDS = ("org", "com", "edu", "net", "co.uk", "org.uk")
-TITLES = ("Dr. ", "Prof. ", "Mr. ", "Mrs. ", "Ms. ", "Dr ")
+TITLES = ("Dr. ", "Prof. ", "Mr. ", "Mrs. ", "Ms. ", "Dr ", "Mr ", "Ms ", "Mrs ")
 
 # ---------------------------------------------------------------- shared keys
 # The desk's vocabulary, shared by every split. Contexts mix desks of many kinds
@@ -354,6 +356,13 @@ FACT_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          "Doors open at {open} {days} and shut at {close}."),
         ("{Days}: {open} - {close}", "{Days} {open}-{close}", "{Days}: {open} to {close}",
          "{Days} {open} – {close}", "Open {days}, {open}-{close}")),
+    "late_day": (  # an exception to a range: "Mon-Fri 9-5; late opening Thursday until 8pm"
+        ("Late opening on {day}s until {close}.", "On {day}s we open late, till {close}.",
+         "On {day} we stay open until {close}.", "We are open late on {day}, until {close}.",
+         "Except {day}, when we close at {close}.", "({day}s: open until {close}.)"),
+        ("{day} late opening until {close}", "{day}: late opening until {close}",
+         "Late night {day}: until {close}", "{day}: open late, till {close}",
+         "except {day} (until {close})")),
     "closed_range": (
         ("We are {closed} {days}.", "{Days} we are {closed}.", "The desk is {closed} {days}."),
         ("{Days}: {closed}", "{Days}: {Closed}", "{Days} {closed}")),
@@ -363,7 +372,8 @@ FACT_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          "{name} is our {role}.", "Our {role}, {name}, is happy to help.",
          "Your {role} will be {name}."),
         ("{Role}: {name}", "{name} ({role})", "{name} - {role}", "{Role} - {name}",
-         "{Role} — {name}")),
+         "{Role} — {name}", "{Role}: {name} — {email}", "{Role}: {name} ({email})",
+         "{Role}: {name}, {email}")),
     "phone": (
         ("The {dept} phone number is {phone}.", "You can call {the_dept} at {phone}.",
          "To reach {the_dept}, call {phone}.", "Call {phone} for {the_dept}.",
@@ -397,7 +407,8 @@ FACT_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("{The_event} is at {time}.", "{The_event} starts at {time}.",
          "{The_event} from {time}.", "{The_event} by {time}.",
          "Please note {the_event} is at {time}."),
-        ("{Event}: {time}", "{Event} - {time}", "{Event} from {time}")),
+        ("{Event}: {time}", "{Event} - {time}", "{Event} from {time}", "{Event}: from {time}",
+         "{Event}: by {time}", "{Event}: before {time}", "{Event} no later than {time}")),
     "event_span": (
         ("{The_event} is from {start} to {end}.", "{The_event} runs from {start} until {end}.",
          "{The_event} is served from {start} to {end}.",
@@ -526,7 +537,7 @@ INTENTS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
     "hours.open": ("hours", {"open_day": ("open", "open"), "closed_day": ("closed", "closed"),
                              "open_range": ("open", "open"),
                              "closed_range": ("closed", "closed")}),
-    "hours.close": ("hours", {"open_day": ("close", "close"),
+    "hours.close": ("hours", {"open_day": ("close", "close"), "late_day": ("close", "close"),
                               "closed_day": ("closed", "closed"),
                               "open_range": ("close", "close"),
                               "closed_range": ("closed", "closed")}),
@@ -657,6 +668,8 @@ def hours_facts(rng: random.Random, test: bool) -> list[Fact]:
     first = rng.choice((0, 0, 0, 1))
     last = rng.choice((3, 4, 4, 4, 5)) if rng.random() < 0.85 else 6
     facts = [day_fact(rng, test, tuple(range(first, last + 1)), closed_ok=False)]
+    if last - first >= 2 and rng.random() < 0.3:
+        facts.append(late_day_fact(rng, test, facts[0], rng.randint(first + 1, last)))
     rest = [d for d in range(7) if not first <= d <= last]
     if rest and rng.random() < 0.4:  # "Saturday and Sunday: closed"
         facts.append(Fact("closed_range", {"days": " and ".join(DAYS[d] for d in rest[:2]),
@@ -682,6 +695,16 @@ def day_fact(rng: random.Random, test: bool, days: tuple[int, ...],
                 days=names)
 
 
+def late_day_fact(rng: random.Random, test: bool, span: Fact, day: int) -> Fact:
+    """A day of `span` (a range) that closes later than the rest ("late opening on
+    Thursdays until 8pm"); the range no longer answers for that day."""
+    span.days = tuple(d for d in span.days if d != DAYS[day])
+    closing = rng.randint(19, 22)
+    return Fact("late_day", {"day": DAYS[day],
+                             "close": sample(rng, lambda r: make_time(r, closing), test)},
+                days=(DAYS[day],))
+
+
 def people_facts(rng: random.Random, test: bool) -> list[Fact]:
     """Distinct roles held by distinct people."""
     roles = rng.sample(ROLES, rng.randint(1, 5))
@@ -690,7 +713,8 @@ def people_facts(rng: random.Random, test: bool) -> list[Fact]:
         name = make_name(rng, test)
         if name not in names:
             names.append(name)
-    return [Fact("person", {"role": r, "name": n}) for r, n in zip(roles, names)]
+    return [Fact("person", {"role": r, "name": n, "email": make_email(rng, n.split()[-2], test)})
+            for r, n in zip(roles, names)]
 
 
 def contact_facts(rng: random.Random, test: bool) -> list[Fact]:
@@ -957,6 +981,40 @@ def generate(n: int, split: str = "train", seed: int = DEFAULT_SEED) -> list[Exa
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     rng = random.Random(f"{seed}/{split}")
     return [make_example(rng, split) for _ in range(n)]
+
+
+def written_examples() -> list[Example]:
+    """The questions of the written training notices (trainsets/written_*.json), in file
+    order: ``{"contexts": [{"name", "context", "questions": [[q, answer|null, start]]}]}``.
+
+    Why: however many templates the generator has, real notices are written in more ways
+    than it knows; these notices were written apart from it (see MODEL.md). A question
+    whose answer is not at its offset, or is not a whole-token span, is skipped."""
+    out = []
+    for path in sorted(TRAINSETS.glob("written_*.json")):
+        document = json.loads(path.read_text(encoding="utf-8"))
+        for c, notice in enumerate(document["contexts"]):
+            for q, (question, answer, start) in enumerate(notice["questions"]):
+                example = written_example(notice["context"], question, answer, start,
+                                          f"written/{path.stem}/{c}/{q}")
+                if example is not None:
+                    out.append(example)
+    return out
+
+
+def written_example(context: str, question: str, answer: str | None, start: int,
+                    template: str) -> Example | None:
+    """One written question as an Example, or None when its span does not check out."""
+    if answer is None:
+        return Example(question, context, "", -1, "none", template)
+    if context[start:start + len(answer)] != answer:
+        return None
+    example = Example(question, context, answer, start, "written", template)
+    try:
+        answer_token_span(example)
+    except ValueError:
+        return None
+    return example
 
 
 def answer_token_span(example: Example) -> tuple[int, int]:

@@ -56,6 +56,7 @@ class TrainConfig:
     word_dropout: float = 0.05  # <unk> substitution, so unknown desk words are not a shock
     min_count: int = 2
     val_examples: int = 400
+    written_repeat: int = 6  # each written example (data.written_examples) this many times
     model: dict = field(default_factory=dict)  # ModelConfig overrides
 
 
@@ -268,8 +269,11 @@ def train(out_dir: str | Path, cfg: TrainConfig, evaluate_examples: int = 1000) 
     began = time.time()
     seed_everything(cfg.seed)
     examples = data.generate(cfg.examples, "train", cfg.seed)
+    # The vocabulary comes from the generated examples only: the written notices' names
+    # and places would otherwise become words (each notice is repeated per question).
     vocab = build_vocab(examples, cfg.min_count)
-    train_items = encode_examples(examples, vocab)
+    written = data.written_examples() if cfg.written_repeat > 0 else []
+    train_items = encode_examples(examples + written * cfg.written_repeat, vocab)
     val_items = encode_examples(data.generate(cfg.val_examples, "train", cfg.seed + 1), vocab)
     model_cfg = ModelConfig(vocab_size=len(vocab), max_answer=MAX_ANSWER_TOKENS + 1,
                             **cfg.model)
@@ -279,7 +283,8 @@ def train(out_dir: str | Path, cfg: TrainConfig, evaluate_examples: int = 1000) 
     if out.exists():
         shutil.rmtree(out)  # a stale variables/ shard from an older model would be loaded
     export(model, out, model_cfg.max_answer)
-    extra = {"train_seconds": round(time.time() - began, 1), "train_examples": len(train_items)}
+    extra = {"train_seconds": round(time.time() - began, 1), "train_examples": len(train_items),
+             "written_examples": len(written)}
     write_meta(out, cfg, model_cfg, vocab, log, extra)
     figures = evaluation_figures(out, evaluate_examples) if evaluate_examples else {}
     extra.update(figures=figures, artifact_bytes=dir_size(out))
@@ -303,6 +308,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
+    parser.add_argument("--written-repeat", type=int, default=TrainConfig.written_repeat,
+                        help="times each written example is trained on (0: none)")
     parser.add_argument("--eval-examples", type=int, default=1000,
                         help="examples per held-out split measured after export (0: skip)")
     return parser.parse_args(argv)
@@ -312,7 +319,8 @@ def main(argv: list[str] | None = None) -> None:
     """CLI entry point."""
     args = parse_args(argv)
     cfg = TrainConfig(examples=args.examples, epochs=args.epochs, seed=args.seed,
-                      batch_size=args.batch_size, learning_rate=args.learning_rate)
+                      batch_size=args.batch_size, learning_rate=args.learning_rate,
+                      written_repeat=args.written_repeat)
     meta = train(args.out, cfg, args.eval_examples)
     print(json.dumps({k: meta[k] for k in ("train_seconds", "artifact_bytes", "figures")},
                      indent=1))

@@ -6,7 +6,8 @@
 
 Prints, with VADER on the same rows beside the model:
 1. in domain: the artifact on each training domain's test split (data.py, seed 1234),
-   a split that training and calibration never saw;
+   a split that training and calibration never saw, and on the written sentences'
+   test part when the artifact was trained on their train part;
 2. shifted: sets made differently from the training data: the hand-written everyday
    sentences (evalsets/everyday_test.tsv, for reporting only; the dev file, used for
    calibration, is shown apart), and with --imdb a seeded sample of whole IMDB user
@@ -78,6 +79,9 @@ def in_domain(clf: SentimentClassifier, splits: dict) -> tuple[list[str], dict]:
     domains = clf.meta.get("training_domains", list(data.DOMAINS))
     figures = {d: score_items(clf, splits[d]["test"]) for d in domains}
     figures["all"] = score_items(clf, data.pool(splits, "test", domains))
+    if clf.meta.get("written_items"):  # trained on the written sets: their test part
+        written = data.split_items(extra_data.written_items(), data.DEFAULT_SEED)["test"]
+        figures["written"] = score_items(clf, written)
     return [table_row(d, domains, f) for d, f in figures.items()], figures
 
 

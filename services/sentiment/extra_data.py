@@ -12,6 +12,11 @@ food or travel text uses. Both lexicons ship inside packages and were rated by p
 The everyday sets (evalsets/everyday_{dev,test}.tsv) are sentences written by hand for
 this project about products, service, food, travel and events, ``label<TAB>topic<TAB>text``:
 dev for calibration, test for reporting only.
+
+The written sets (trainsets/written_*.tsv, same columns) are training sentences written
+for this project about electronics, household goods, services and everyday life, each
+with the label its writer meant (see the README's model card for who wrote them and how
+they were checked against the everyday sets).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ LEXICON_DOMAIN = "lexicon"
 EVALSETS = Path(__file__).resolve().parent / "evalsets"
 EVERYDAY_DEV = EVALSETS / "everyday_dev.tsv"
 EVERYDAY_TEST = EVALSETS / "everyday_test.tsv"
+TRAINSETS = Path(__file__).resolve().parent / "trainsets"
+WRITTEN_DOMAIN = "written"
 NEUTRAL_SUBJECTIVITY = 0.3  # a Pattern word with polarity 0 is neutral below this
 RATING_OF_LABEL = {"negative": -2.0, "neutral": 0.0, "positive": 2.0}
 
@@ -68,3 +75,17 @@ def read_labelled(path: str | Path, domain: str = "everyday") -> list[data.Item]
         rows = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
     return [data.Item(f"{domain}:{n}", RATING_OF_LABEL[r[0]], r[2], domain)
             for n, r in enumerate(rows) if len(r) == 3]
+
+
+def written_files() -> list[Path]:
+    """The committed written training sets, in name order."""
+    return sorted(TRAINSETS.glob("written_*.tsv"))
+
+
+def written_items() -> list[data.Item]:
+    """Every written training sentence, as items of the written domain."""
+    items = []
+    for path in written_files():
+        items += [data.Item(f"{path.stem}:{i.id}", i.rating, i.text, WRITTEN_DOMAIN)
+                  for i in read_labelled(path, WRITTEN_DOMAIN)]
+    return items

@@ -74,6 +74,8 @@ class TrainConfig:
     lexicon_share: float = 0.5  # their total weight, relative to one sentence domain
     generated: int = 12000  # generated everyday sentences (everyday_gen.py) added to training
     generated_share: float = 1.0  # their total weight, relative to one sentence domain
+    written: bool = True  # add the written sentences (trainsets/written_*.tsv), 80/10/10
+    written_share: float = 1.0  # their total weight, relative to one sentence domain
 
 
 @dataclass
@@ -87,7 +89,7 @@ class Arrays:
 
 
 def balanced_weights(items: list[data.Item], lexicon_share: float = 1.0,
-                     generated_share: float = 1.0) -> np.ndarray:
+                     generated_share: float = 1.0, written_share: float = 1.0) -> np.ndarray:
     """Weights that give every (domain, class) cell the same total weight, mean 1;
     the lexicon items' cells get `lexicon_share` of that, the generated everyday
     sentences' cells `generated_share`.
@@ -100,20 +102,21 @@ def balanced_weights(items: list[data.Item], lexicon_share: float = 1.0,
     counts: dict[tuple[str, int], int] = {}
     for cell in cells:
         counts[cell] = counts.get(cell, 0) + 1
-    share = {extra_data.LEXICON_DOMAIN: lexicon_share, everyday_gen.DOMAIN: generated_share}
+    share = {extra_data.LEXICON_DOMAIN: lexicon_share, everyday_gen.DOMAIN: generated_share,
+             extra_data.WRITTEN_DOMAIN: written_share}
     raw = np.array([share.get(c[0], 1.0) / counts[c] for c in cells], dtype=np.float32)
     return raw * (len(raw) / raw.sum()) if len(raw) else raw
 
 
 def to_arrays(items: list[data.Item], lexicon_share: float = 1.0,
-              generated_share: float = 1.0) -> Arrays:
+              generated_share: float = 1.0, written_share: float = 1.0) -> Arrays:
     """Texts, lexicon features, labels and training weights for a list of items."""
     texts = [i.text for i in items]
     return Arrays(
         texts=np.array(texts, dtype=object),
         feats=features.lexicon_features(texts, FEATURES),
         labels=np.array([i.label for i in items], dtype=np.int32),
-        weights=balanced_weights(items, lexicon_share, generated_share),
+        weights=balanced_weights(items, lexicon_share, generated_share, written_share),
     )
 
 
@@ -353,18 +356,28 @@ def generated_items(cfg: TrainConfig) -> tuple[list[data.Item], list[data.Item]]
             everyday_gen.generate(max(1, n // 10), cfg.seed + 1))
 
 
+def written_splits(cfg: TrainConfig) -> dict[str, list[data.Item]]:
+    """The written sentences cut 80/10/10 (seeded) into train/val/test, at most
+    cfg.limit of each (smoke tests); empty when cfg.written is off."""
+    items = extra_data.written_items() if cfg.written else []
+    return limited({"written": data.split_items(items, data.DEFAULT_SEED)}, cfg.limit)["written"]
+
+
 def fit_heads(splits: dict, cfg: TrainConfig):
-    """Seed, build and fit the two-head model on the splits' train parts, the lexicons
-    and the generated everyday sentences."""
+    """Seed, build and fit the two-head model on the splits' train parts, the lexicons,
+    the generated everyday sentences and the written sentences' train part."""
     seed_everything(cfg.seed)
     extra = extra_data.lexicon_items() if cfg.lexicon else []
     gen_train, gen_val = generated_items(cfg)
-    train_arr = to_arrays(data.pool(splits, "train") + extra + gen_train,
-                          cfg.lexicon_share, cfg.generated_share)
+    written = written_splits(cfg)
+    shares = (cfg.lexicon_share, cfg.generated_share, cfg.written_share)
+    train_arr = to_arrays(data.pool(splits, "train") + extra + gen_train + written["train"],
+                          *shares)
     model = build_model(train_arr, cfg)
-    val_arr = to_arrays(data.pool(splits, "val") + gen_val, 1.0, cfg.generated_share)
+    val_arr = to_arrays(data.pool(splits, "val") + gen_val + written["val"], 1.0, *shares[1:])
     epochs = fit(model, train_arr, val_arr, cfg)
-    return model, {**epochs, "lexicon_items": len(extra), "generated_items": len(gen_train)}
+    return model, {**epochs, "lexicon_items": len(extra), "generated_items": len(gen_train),
+                   "written_items": len(written["train"])}
 
 
 def held_out_outputs(splits: dict, cfg: TrainConfig, dev_paths: tuple[str, ...]) -> dict:
@@ -396,7 +409,8 @@ def train(
     model, epochs = fit_heads(splits, cfg)
     out = Path(out_dir)
     export(model, out, chosen)
-    meta = build_meta(cfg, splits, epochs, test_figures(out, splits))
+    written = {"written": written_splits(cfg)} if cfg.written else {}
+    meta = build_meta(cfg, splits, epochs, test_figures(out, {**splits, **written}))
     meta.update(calibration={"method": calibration, **chosen},
                 dev_sets=[str(p) for p in dev_paths])
     meta["training_domains_reason"] = reason or (
@@ -448,6 +462,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="generated everyday sentences to train on (0: none)")
     parser.add_argument("--generated-share", type=float, default=TrainConfig.generated_share,
                         help="weight of the generated sentences relative to one rated domain")
+    parser.add_argument("--no-written", action="store_true",
+                        help="leave out the written sentences (trainsets/written_*.tsv)")
+    parser.add_argument("--written-share", type=float, default=TrainConfig.written_share,
+                        help="weight of the written sentences relative to one rated domain")
     parser.add_argument("--ngrams", type=int, default=TrainConfig.ngrams, choices=(1, 2))
     parser.add_argument("--max-tokens", type=int, default=TrainConfig.max_tokens)
     parser.add_argument("--sequence-length", type=int, default=TrainConfig.sequence_length)
@@ -470,6 +488,8 @@ def main(argv: list[str] | None = None) -> None:
         lexicon=not args.no_lexicon,
         generated=args.generated,
         generated_share=args.generated_share,
+        written=not args.no_written,
+        written_share=args.written_share,
         ngrams=args.ngrams,
         max_tokens=args.max_tokens,
         sequence_length=args.sequence_length,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -122,6 +123,50 @@ def test_the_shifted_sets_unanswerable_questions_are_not_training_questions():
     assert len(unanswerable) >= 12 and len(answerable) >= 40 and len(contexts) >= 6
     assert not {q.lower() for q in unanswerable} & {q.lower() for q in data.OFF_TOPIC[0]}
     assert all(a in c["context"] for c in contexts for _, a in c["questions"] if a)
+
+
+def test_a_late_opening_day_answers_for_itself_and_leaves_its_range():
+    rng = random.Random(3)
+    hours = [data.hours_facts(rng, False) for _ in range(300)]
+    with_late = [facts for facts in hours if any(f.kind == "late_day" for f in facts)]
+    assert len(with_late) > 20
+    for facts in with_late:
+        late = next(f for f in facts if f.kind == "late_day")
+        assert all(late.days[0] not in f.days for f in facts if f is not late)
+    assert "late_day" in data.INTENTS["hours.close"][1]
+    assert "late_day" not in data.INTENTS["hours.open"][1]  # its opening is the range's
+
+
+@pytest.mark.parametrize("name", ["blind_dev", "blind_test"])
+def test_the_blind_sets_hold_30_answerable_and_12_unanswerable_spans_of_their_contexts(name):
+    contexts = json.loads((SHIFTED.parent / f"{name}.json").read_text())["contexts"]
+    questions = [(c["context"], q) for c in contexts for q in c["questions"]]
+    assert len(contexts) == 6 and len(questions) == 42
+    assert sum(q[1] is None for _, q in questions) == 12
+    assert all(span in context for context, q in questions if q[1]
+               for span in [q[1], *q[2]])
+
+
+def test_the_blind_test_set_shares_no_context_with_the_training_notices():
+    blind = {c["context"] for c in json.loads((SHIFTED.parent / "blind_test.json").read_text())["contexts"]}
+    written = {e.context for e in data.written_examples()}
+    assert written and not blind & written
+
+
+def test_written_training_notices_give_checked_examples_of_both_kinds():
+    examples = data.written_examples()
+    answerable = [e for e in examples if e.answerable]
+    assert len(answerable) >= 400 and len(examples) - len(answerable) >= 100
+    assert all(e.context[e.start:e.start + len(e.answer)] == e.answer for e in answerable)
+    for e in answerable[:50]:
+        data.answer_token_span(e)  # a whole-token span, or it raises
+
+
+@pytest.mark.parametrize("answer,start,kept", [
+    ("9am", 8, True), ("9am", 3, False), ("9a", 8, False), (None, -1, True)])
+def test_a_written_question_is_kept_only_when_its_span_checks_out(answer, start, kept):
+    example = data.written_example("We open 9am daily.", "When do you open?", answer, start, "t")
+    assert (example is not None) is kept
 
 
 @pytest.mark.parametrize("text,token", [
