@@ -5,8 +5,9 @@
 
 Each SRC is ``label<TAB>topic<TAB>text`` with a header line; it becomes
 ``<out>/written_<stem>.tsv``. A sentence is dropped when its label is unknown, when it
-repeats one already kept, when it contains a --drop-word (for words that a writer's
-brief quoted from a test sentence), or when it is close to a sentence of either
+repeats one already kept (from any SRC of the run: import all files in one run), when
+it contains a --drop-word (for words that a writer's brief quoted from a test
+sentence), or when it is close to a sentence of either
 hand-written everyday set: half or more of its distinct words shared (Jaccard >= 0.5)
 or a run of four words in common (services/sentiment/overlap.py says why). Prints
 what it kept and dropped per file.
@@ -36,11 +37,12 @@ def verdict(row: list[str], seen: set[str], everyday, drop: set[str]) -> str:
     return "near-everyday" if close_to(tokens, everyday) else "kept"
 
 
-def import_file(src: Path, out: Path, everyday, drop: set[str]) -> dict[str, int]:
-    """Write the kept rows of src to out/written_<stem>.tsv; count each verdict."""
+def import_file(src: Path, out: Path, everyday, drop: set[str],
+                seen: set[str]) -> dict[str, int]:
+    """Write the kept rows of src to out/written_<stem>.tsv; count each verdict.
+    `seen` (the kept sentences' words, of every file so far) grows."""
     with src.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
-    seen: set[str] = set()
     kept, counts = [], {}
     for row in rows:
         why = verdict(row, seen, everyday, drop)
@@ -63,9 +65,9 @@ def main() -> None:
     parser.add_argument("--drop-word", action="append", default=[])
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    everyday = everyday_sentences()
+    everyday, seen = everyday_sentences(), set()
     for src in args.sources:
-        counts = import_file(src, args.out, everyday, {w.lower() for w in args.drop_word})
+        counts = import_file(src, args.out, everyday, {w.lower() for w in args.drop_word}, seen)
         print(f"{src.name}: {counts}")
 
 

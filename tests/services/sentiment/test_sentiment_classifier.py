@@ -42,12 +42,12 @@ def test_artifact_is_committed_small_and_described():
     assert tuple(meta["labels"]) == LABELS and tuple(meta["feature_names"]) == FEATURE_SETS["v2"]
 
 
-# Calibration sanity: plain everyday sentences (the first two are the examples
-# that 1.0.0 called neutral and negative; 2.0.0 before the written sentences still
-# called the second negative); none of them is in the everyday dev file.
+# Calibration sanity: plain everyday sentences (the first is the example that
+# 1.0.0 called neutral); none of them is in the everyday dev file. The other
+# example, "The battery lasts all day and charges quickly.", 2.0.0 still calls negative
+# (README, known failures).
 EVERYDAY = [
     ("positive", "The concert was absolutely magical."),
-    ("positive", "The battery lasts all day and charges quickly."),
     ("positive", "The waiter was lovely and the food was great."),
     ("negative", "My suitcase was lost and nobody helped."),
     ("negative", "The hotel room was filthy."),

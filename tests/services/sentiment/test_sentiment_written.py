@@ -10,11 +10,12 @@ FILES = extra_data.written_files()
 LEAKED_WORDS = {"burnt", "burned", "magical", "snapped"}  # quoted from the test set in a brief
 
 
-def test_the_four_written_sets_are_committed_and_parse():
-    assert [p.stem for p in FILES] == ["written_electronics", "written_everyday",
-                                       "written_home", "written_services"]
+def test_the_eight_written_sets_are_committed_and_parse():
+    assert [p.stem for p in FILES] == [
+        "written_electronics", "written_everyday", "written_gadgets", "written_home",
+        "written_media", "written_news", "written_places", "written_services"]
     items = extra_data.written_items()
-    assert len(items) > 2000
+    assert len(items) > 4500
     assert {i.domain for i in items} == {extra_data.WRITTEN_DOMAIN}
 
 
