@@ -625,6 +625,7 @@ class Fact:
     values: dict[str, str]
     spans: dict[str, tuple[int, int]] | None = None
     days: tuple[str, ...] = ()
+    close_hour: int = -1  # hours facts: the closing hour, so an exception can be later
 
 
 # ---------------------------------------------------------------- rendering
@@ -668,7 +669,7 @@ def hours_facts(rng: random.Random, test: bool) -> list[Fact]:
     first = rng.choice((0, 0, 0, 1))
     last = rng.choice((3, 4, 4, 4, 5)) if rng.random() < 0.85 else 6
     facts = [day_fact(rng, test, tuple(range(first, last + 1)), closed_ok=False)]
-    if last - first >= 2 and rng.random() < 0.3:
+    if last - first >= 2 and facts[0].close_hour <= 21 and rng.random() < 0.3:
         facts.append(late_day_fact(rng, test, facts[0], rng.randint(first + 1, last)))
     rest = [d for d in range(7) if not first <= d <= last]
     if rest and rng.random() < 0.4:  # "Saturday and Sunday: closed"
@@ -690,19 +691,19 @@ def day_fact(rng: random.Random, test: bool, days: tuple[int, ...],
     values = {"open": sample(rng, lambda r: make_time(r, opening), test),
               "close": sample(rng, lambda r: make_time(r, closing), test)}
     if len(days) == 1:
-        return Fact("open_day", {"day": names[0], **values}, days=names)
+        return Fact("open_day", {"day": names[0], **values}, days=names, close_hour=closing)
     return Fact("open_range", {"days": day_range_text(rng, days[0], days[-1]), **values},
-                days=names)
+                days=names, close_hour=closing)
 
 
 def late_day_fact(rng: random.Random, test: bool, span: Fact, day: int) -> Fact:
-    """A day of `span` (a range) that closes later than the rest ("late opening on
-    Thursdays until 8pm"); the range no longer answers for that day."""
+    """A day of `span` (a range) that closes one to three hours later than the rest ("late
+    opening on Thursdays until 8pm"); the range no longer answers for that day."""
     span.days = tuple(d for d in span.days if d != DAYS[day])
-    closing = rng.randint(19, 22)
+    closing = rng.randint(span.close_hour + 1, min(span.close_hour + 3, 22))
     return Fact("late_day", {"day": DAYS[day],
                              "close": sample(rng, lambda r: make_time(r, closing), test)},
-                days=(DAYS[day],))
+                days=(DAYS[day],), close_hour=closing)
 
 
 def people_facts(rng: random.Random, test: bool) -> list[Fact]:
@@ -981,6 +982,25 @@ def generate(n: int, split: str = "train", seed: int = DEFAULT_SEED) -> list[Exa
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     rng = random.Random(f"{seed}/{split}")
     return [make_example(rng, split) for _ in range(n)]
+
+
+EVAL_DIR = Path(__file__).resolve().parent / "eval"
+RUN_WORDS = 6  # a training notice may share no run this long with an evaluation notice
+
+
+def word_runs(text: str, n: int = RUN_WORDS) -> set[tuple[str, ...]]:
+    """Every run of n lower-case words (letters and digits) of a text."""
+    words_ = re.findall(r"[a-z0-9]+", text.lower())
+    return {tuple(words_[i:i + n]) for i in range(len(words_) - n + 1)}
+
+
+def evaluation_runs(paths: list[Path] | None = None) -> set[tuple[str, ...]]:
+    """The word runs of every context of the evaluation sets (default: eval/*.json)."""
+    runs: set[tuple[str, ...]] = set()
+    for path in paths if paths is not None else sorted(EVAL_DIR.glob("*.json")):
+        for notice in json.loads(path.read_text(encoding="utf-8"))["contexts"]:
+            runs |= word_runs(notice["context"])
+    return runs
 
 
 def written_examples() -> list[Example]:

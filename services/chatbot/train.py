@@ -1,7 +1,8 @@
-"""Train the desk-assistant seq2seq model on generated data and export a SavedModel.
+"""Train the desk-assistant seq2seq model on generated data and written notices, and
+export a SavedModel.
 
     python -m services.chatbot.train --out services/chatbot/artifacts/model \
-        [--examples N] [--epochs E] [--seed S] [--batch-size B]
+        [--examples N] [--epochs E] [--seed S] [--batch-size B] [--written-repeat R]
 
 The shipped artifact: the defaults (30,000 examples, 2 epochs, seed 1234) with
 ``--eval-examples 0``, then ``python -m services.chatbot.evaluate --tune``, which tunes
@@ -9,7 +10,8 @@ the abstention thresholds on the dev split and writes them into meta.json.
 
 Steps: generate ``N`` training examples (data.py, ``train`` split; a quarter are
 questions the context cannot answer, whose target is <eos> at once), build the word
-vocabulary, encode (encoding.py), train with teacher forcing and a masked
+vocabulary from them, add the written notices' questions (data.written_examples, ``R``
+times each), encode (encoding.py), train with teacher forcing and a masked
 cross-entropy over ``[vocabulary ∪ source positions]`` (model.py), export the greedy
 decoder as the SavedModel endpoint ``serve`` and write ``meta.json`` (vocabulary,
 limits, config, seed, timings and the evaluation figures of evaluate.py, measured

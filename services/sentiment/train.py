@@ -95,7 +95,7 @@ def balanced_weights(items: list[data.Item], lexicon_share: float = 1.0,
                      generated_share: float = 1.0, written_share: float = 1.0) -> np.ndarray:
     """Weights that give every (domain, class) cell the same total weight, mean 1;
     the lexicon items' cells get `lexicon_share` of that, the generated everyday
-    sentences' cells `generated_share`.
+    sentences' cells `generated_share`, the written sentences' `written_share`.
 
     Why: the domains differ a lot in class balance (movie has 5% neutral, nyt 46%).
     Equal cells make the network assume a uniform prior over classes and domains,
@@ -360,8 +360,10 @@ def generated_items(cfg: TrainConfig) -> tuple[list[data.Item], list[data.Item]]
 
 
 def written_splits(cfg: TrainConfig) -> dict[str, list[data.Item]]:
-    """The written sentences cut 80/10/10 (seeded) into train/val/test, at most
-    cfg.limit of each (smoke tests); empty when cfg.written is off."""
+    """The written sentences cut 80/10/10 into train/val/test, at most cfg.limit of
+    each (smoke tests); empty when cfg.written is off. The cut always uses the data
+    split's seed (data.DEFAULT_SEED), not cfg.seed, so that evaluate.py finds the same
+    test part whatever seed a model was trained with."""
     items = extra_data.written_items() if cfg.written else []
     return limited({"written": data.split_items(items, data.DEFAULT_SEED)}, cfg.limit)["written"]
 
@@ -413,8 +415,9 @@ def train(
     out = Path(out_dir)
     export(model, out, chosen)
     written = {"written": written_splits(cfg)} if cfg.written else {}
+    files = [p.name for p in extra_data.written_files()] if cfg.written else []
     meta = build_meta(cfg, splits, epochs, test_figures(out, {**splits, **written}))
-    meta.update(calibration={"method": calibration, **chosen},
+    meta.update(written_files=files, calibration={"method": calibration, **chosen},
                 dev_sets=[str(p) for p in dev_paths])
     meta["training_domains_reason"] = reason or (
         ALL_DOMAINS_REASON if set(cfg.domains) == set(data.DOMAINS) else "chosen by the caller"

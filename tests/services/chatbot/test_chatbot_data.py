@@ -133,6 +133,7 @@ def test_a_late_opening_day_answers_for_itself_and_leaves_its_range():
     for facts in with_late:
         late = next(f for f in facts if f.kind == "late_day")
         assert all(late.days[0] not in f.days for f in facts if f is not late)
+        assert facts[0].close_hour < late.close_hour <= facts[0].close_hour + 3
     assert "late_day" in data.INTENTS["hours.close"][1]
     assert "late_day" not in data.INTENTS["hours.open"][1]  # its opening is the range's
 
@@ -147,10 +148,17 @@ def test_the_blind_sets_hold_30_answerable_and_12_unanswerable_spans_of_their_co
                for span in [q[1], *q[2]])
 
 
-def test_the_blind_test_set_shares_no_context_with_the_training_notices():
-    blind = {c["context"] for c in json.loads((SHIFTED.parent / "blind_test.json").read_text())["contexts"]}
-    written = {e.context for e in data.written_examples()}
-    assert written and not blind & written
+def test_no_training_notice_shares_a_six_word_run_with_an_evaluation_notice():
+    runs = data.evaluation_runs()
+    assert len(runs) > 1000  # the four sets were read
+    leaked = [e.context[:60] for e in data.written_examples() if data.word_runs(e.context) & runs]
+    assert leaked == []
+
+
+def test_every_written_question_is_kept():
+    raw = sum(len(c["questions"]) for p in sorted(data.TRAINSETS.glob("written_*.json"))
+              for c in json.loads(p.read_text())["contexts"])
+    assert len(data.written_examples()) == raw
 
 
 def test_written_training_notices_give_checked_examples_of_both_kinds():
