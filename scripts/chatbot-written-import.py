@@ -5,7 +5,8 @@
 
 Each SRC is ``{"contexts": [{"name", "context", "questions": [[q, answer|null, start]]}]}``
 (what a writer hands in); it becomes ``<out>/written_<NN>.json``, numbered in the order
-given, with an "about" line. A notice is dropped when it shares a run of six words with
+given after the highest number already in --out (``--first N`` starts at N instead;
+``--first 1`` rewrites from the start), with an "about" line. A notice is dropped when it shares a run of six words with
 any context of the evaluation sets (default: every file in services/chatbot/eval/). Why:
 the writers' briefs gave examples, and writers of one kind converge on the same phrases;
 a notice that repeats an evaluation notice's wording would inflate that set's figures.
@@ -27,16 +28,25 @@ ABOUT = ("Written on 2026-12-02 by a helper agent (an AI assistant session given
          "set were dropped by scripts/chatbot-written-import.py. Training data only.")
 
 
+def next_number(out: Path) -> int:
+    """One more than the highest NN of out/written_NN.json (1 when there is none)."""
+    numbers = [int(p.stem.split("_")[1]) for p in out.glob("written_[0-9]*.json")]
+    return max(numbers, default=0) + 1
+
+
 def main() -> None:
     """CLI entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sources", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=data.TRAINSETS)
     parser.add_argument("--eval", nargs="*", type=Path, default=None)
+    parser.add_argument("--first", type=int, default=None,
+                        help="number of the first file written (default: after the last)")
     args = parser.parse_args()
     runs = data.evaluation_runs(args.eval)
     args.out.mkdir(parents=True, exist_ok=True)
-    for number, src in enumerate(args.sources, start=1):
+    first = args.first if args.first is not None else next_number(args.out)
+    for number, src in enumerate(args.sources, start=first):
         notices = json.loads(src.read_text(encoding="utf-8"))["contexts"]
         kept = [n for n in notices if not data.word_runs(n["context"]) & runs]
         target = args.out / f"written_{number:02d}.json"

@@ -5,7 +5,8 @@
 
 Each SRC is ``label<TAB>topic<TAB>text`` with a header line; it becomes
 ``<out>/written_<stem>.tsv``. A sentence is dropped when its label is unknown, when it
-repeats one already kept (from any SRC of the run: import all files in one run), when
+repeats one already kept (from any SRC of the run, or from a written file already in
+--out that this run does not rewrite, so files can be added later), when
 it contains a --drop-word (for words that a writer's brief quoted from a test
 sentence), or when it is close to a sentence of either
 hand-written everyday set: half or more of its distinct words shared (Jaccard >= 0.5)
@@ -57,6 +58,17 @@ def import_file(src: Path, out: Path, everyday, drop: set[str],
     return counts
 
 
+def committed_sentences(out: Path, sources: list[Path]) -> set[str]:
+    """The words of every sentence in out's written files that this run leaves as they
+    are: a new file must not repeat them."""
+    rewritten = {f"written_{src.stem}.tsv" for src in sources}
+    seen = set()
+    for path in sorted(out.glob("written_*.tsv")):
+        if path.name not in rewritten:
+            seen |= {" ".join(words(item.text)) for item in extra_data.read_labelled(path)}
+    return seen
+
+
 def main() -> None:
     """CLI entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -65,7 +77,7 @@ def main() -> None:
     parser.add_argument("--drop-word", action="append", default=[])
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    everyday, seen = everyday_sentences(), set()
+    everyday, seen = everyday_sentences(), committed_sentences(args.out, args.sources)
     for src in args.sources:
         counts = import_file(src, args.out, everyday, {w.lower() for w in args.drop_word}, seen)
         print(f"{src.name}: {counts}")
