@@ -1,7 +1,8 @@
 """Check and import written training notices for the chatbot.
 
     python scripts/chatbot-written-import.py SRC.json [SRC.json ...] \
-        --out services/chatbot/trainsets [--eval services/chatbot/eval/*.json ...]
+        --out services/chatbot/trainsets [--eval services/chatbot/eval/*.json ...] \
+        [--brief trainsets/brief-NAME.txt] [--first N]
 
 Each SRC is ``{"contexts": [{"name", "context", "questions": [[q, answer|null, start]]}]}``
 (what a writer hands in); it becomes ``<out>/written_<NN>.json``, numbered in the order
@@ -21,11 +22,20 @@ from pathlib import Path
 
 from services.chatbot import data
 
-ABOUT = ("Written on 2026-12-02 by a helper agent (an AI assistant session given only a task "
-         "text, no access to this repository's code, generator or test sets): invented desk "
-         "notices, 10 answerable questions (answer span and its character offset) and 3 "
-         "unanswerable (null, -1) each. Notices sharing a six-word run with an evaluation "
-         "set were dropped by scripts/chatbot-written-import.py. Training data only.")
+ABOUT = ("Written by a helper agent (an AI assistant session given only a task text, {brief}, "
+         "no access to this repository's code, generator or test sets): invented desk "
+         "notices, {answerable} answerable questions (answer span and its character offset) "
+         "and {unanswerable} unanswerable (null, -1) in all. Notices sharing a six-word run "
+         "with an evaluation set were dropped by scripts/chatbot-written-import.py. "
+         "Training data only.")
+
+
+def about(notices: list[dict], brief: str) -> str:
+    """The file's "about" line: the brief it was written from and its question counts."""
+    questions = [q for n in notices for q in n["questions"]]
+    unanswerable = sum(1 for q in questions if q[1] is None)
+    return ABOUT.format(brief=brief, answerable=len(questions) - unanswerable,
+                        unanswerable=unanswerable)
 
 
 def next_number(out: Path) -> int:
@@ -40,6 +50,8 @@ def main() -> None:
     parser.add_argument("sources", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=data.TRAINSETS)
     parser.add_argument("--eval", nargs="*", type=Path, default=None)
+    parser.add_argument("--brief", default="trainsets/brief.txt",
+                        help="the brief the writers were given, named in the about line")
     parser.add_argument("--first", type=int, default=None,
                         help="number of the first file written (default: after the last)")
     args = parser.parse_args()
@@ -50,7 +62,7 @@ def main() -> None:
         notices = json.loads(src.read_text(encoding="utf-8"))["contexts"]
         kept = [n for n in notices if not data.word_runs(n["context"]) & runs]
         target = args.out / f"written_{number:02d}.json"
-        document = {"about": ABOUT, "contexts": kept}
+        document = {"about": about(kept, args.brief), "contexts": kept}
         target.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n",
                           encoding="utf-8")
         print(f"{src.name} -> {target.name}: kept {len(kept)}, dropped {len(notices) - len(kept)}")

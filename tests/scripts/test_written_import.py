@@ -83,12 +83,15 @@ def test_chatbot_import_drops_a_notice_that_shares_a_run_with_an_evaluation_set(
         tmp_path, chatbot_source):
     out = tmp_path / "out"
     printed = run_script("chatbot-written-import.py", chatbot_source, "--out", out,
-                         "--eval", BLIND_DEV)
+                         "--eval", BLIND_DEV, "--brief", "trainsets/brief-test.txt")
     assert "kept 1, dropped 1" in printed
     written = json.loads((out / "written_01.json").read_text(encoding="utf-8"))
     assert [n["context"] for n in written["contexts"]] == [
         "Tiny test desk. We keep odd hours and open at 9:15"]
     assert "Training data only" in written["about"]
+    # the counts are those of the notices kept, and the brief is the one named
+    assert "1 answerable" in written["about"] and "0 unanswerable" in written["about"]
+    assert "trainsets/brief-test.txt" in written["about"]
 
 
 def test_chatbot_import_numbers_new_files_after_the_committed_ones(tmp_path, chatbot_source):

@@ -14,10 +14,10 @@ from services.chatbot.answerer import (DEFAULT_ARTIFACT, MAX_CONTEXT_CHARS, MAX_
 ROOT = Path(__file__).resolve().parents[3]
 # Floors a little under the shipped model's measured figures (MODEL.md), so a retrain that
 # loses the shifted-set accuracy fails here.
-SHIFTED_EXACT_MATCH_FLOOR = 0.90  # measured 0.944 (51 of 54)
+SHIFTED_EXACT_MATCH_FLOOR = 0.92  # measured 0.963 (52 of 54)
 SHIFTED_ABSTAINED_FLOOR = 11  # measured 12 of 12
-BLIND_EXACT_MATCH_FLOOR = {"blind_dev": 0.79, "blind_test": 0.59}  # measured 0.833, 0.633
-BLIND_ABSTAINED_FLOOR = {"blind_dev": 9, "blind_test": 7}  # measured 10 and 8 of 12
+BLIND_EXACT_MATCH_FLOOR = {"blind_dev": 0.82, "blind_test": 0.72}  # measured 0.867, 0.767
+BLIND_ABSTAINED_FLOOR = {"blind_dev": 9, "blind_test": 6}  # measured 10 and 7 of 12
 
 # Entity values found in no generator pool: names, room, phone, price, email, times.
 UNSEEN_CONTEXT = (
@@ -39,8 +39,14 @@ UNSEEN_QA = (
     ("What is the email address for billing?", "accounts@harbourview.example.net"),
     ("Where is the Lighthouse Room?", "room 742"),
     ("How much does a guest pass cost?", "£13.40"),
-    ("How much is parking?", "$1.85"),
+    ("How much is parking?", ("$1.85", "$1.85 per hour")),
 )
+
+
+def is_right(span, want) -> bool:
+    """A span is right when it is the answer or one of its alternatives (a tuple): the
+    written notices answer prices with their unit, as the evaluation sets accept."""
+    return span in (want if isinstance(want, tuple) else (want,))
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +69,13 @@ def test_limits_are_exported():
 def test_answers_questions_about_unseen_entity_values(answerer):
     questions = [q for q, _ in UNSEEN_QA]
     raw = answerer.raw(questions, [UNSEEN_CONTEXT] * len(UNSEEN_QA))
-    assert [r["span"] for r in raw] == [a for _, a in UNSEEN_QA]  # every span is right
+    assert all(is_right(r["span"], a) for r, (_, a) in zip(raw, UNSEEN_QA)), raw
     results = answerer.answer(questions, [UNSEEN_CONTEXT] * len(UNSEEN_QA))
     answered = [(r, a) for r, (_, a) in zip(results, UNSEEN_QA) if r["answerable"]]
     # abstention may cost a right answer (MODEL.md: "Who is the manager?" here, at
     # P(no answer) 0.2006 against the 0.2 threshold), but only one of these ten
     assert len(answered) >= 9
-    assert all(r["answer"] == a and a in r["reply"] for r, a in answered)
+    assert all(is_right(r["answer"], a) and r["answer"] in r["reply"] for r, a in answered)
 
 
 UNANSWERABLE = ("What is the wifi password?", "Who is the head chef?",
@@ -137,3 +143,25 @@ def test_long_contexts_are_truncated_not_refused(answerer):
     assert result[0]["answer"] == "Maria Lopez"
     empty = answerer.answer([""], [""])[0]  # nothing asked: an abstention, not an error
     assert empty["answer"] is None and empty["reply"]
+
+
+# The failures issue 19 reported, on a dentist notice written for this check.
+DENTIST_CONTEXT = (
+    "Riverside Dental Practice. Opening hours: Monday to Friday 8.30am - 5pm, Saturday "
+    "9am - 1pm. To book or move an appointment, ring 020 7946 0018. Our hygienist works "
+    "in room G.14 on the ground floor. The clinical director is Prof. Lena Ruiz. A "
+    "check-up costs £45.")
+
+
+@pytest.mark.parametrize(("question", "want"), [
+    ("What number do I ring to move my appointment?", "020 7946 0018"),  # was "Closed"
+    ("Where is the hygienist?", "room G.14"),  # was "room G"
+    ("What time do you open on Tuesday?", "8.30am"),  # was "8"
+    ("Who is the clinical director?", "Prof. Lena Ruiz"),
+    ("Is there a discount for students?", None),  # was "$15" at 0.87
+])
+def test_the_issues_failure_examples_are_answered_or_abstained(answerer, question, want):
+    [result] = answerer.answer([question], [DENTIST_CONTEXT])
+    assert result["answer"] == want
+    assert result["answerable"] is (want is not None)
+    assert (want or "Sorry") in result["reply"]
