@@ -72,8 +72,8 @@ def test_answers_questions_about_unseen_entity_values(answerer):
     assert all(is_right(r["span"], a) for r, (_, a) in zip(raw, UNSEEN_QA)), raw
     results = answerer.answer(questions, [UNSEEN_CONTEXT] * len(UNSEEN_QA))
     answered = [(r, a) for r, (_, a) in zip(results, UNSEEN_QA) if r["answerable"]]
-    # abstention may cost a right answer (MODEL.md: "Who is the manager?" here, at
-    # P(no answer) 0.2006 against the 0.2 threshold), but only one of these ten
+    # abstention may cost a right answer (MODEL.md: an earlier model abstained on "Who
+    # is the manager?" here, at P(no answer) 0.2006), but only one of these ten
     assert len(answered) >= 9
     assert all(is_right(r["answer"], a) and r["answer"] in r["reply"] for r, a in answered)
 
