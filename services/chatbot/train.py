@@ -58,7 +58,7 @@ class TrainConfig:
     word_dropout: float = 0.05  # <unk> substitution, so unknown desk words are not a shock
     min_count: int = 2
     val_examples: int = 400
-    written_repeat: int = 6  # each written example (data.written_examples) this many times
+    written_repeat: int = 10  # each written example (data.written_examples) this many times
     model: dict = field(default_factory=dict)  # ModelConfig overrides
 
 
