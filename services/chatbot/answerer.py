@@ -11,8 +11,9 @@ The model either copies a span of the context or says at once that the context d
 not hold the answer (<eos> first). It abstains when it says so, when its probability
 of "no answer" reaches ``abstain.no_answer`` or when the span's confidence is below
 ``abstain.min_confidence`` (both in meta.json, tuned on a generated dev split by
-``python -m services.chatbot.evaluate --tune``). The reply sentence comes from
-:mod:`services.chatbot.reply`.
+``python -m services.chatbot.evaluate --tune``). It also abstains when the question
+names someone or something the context never mentions (:mod:`services.chatbot.grounding`).
+The reply sentence comes from :mod:`services.chatbot.reply`.
 
 A context of ``None`` or ``""`` means the deployer's default context (context.txt, read
 once at load time). The whole batch is one call of the exported compiled decoder, so
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from services.chatbot.encoding import Source, Vocab, decode_steps, encode, pad_batch
+from services.chatbot.grounding import unsupported_names
 from services.chatbot.reply import reply
 
 HERE = Path(__file__).resolve().parent
@@ -78,7 +80,8 @@ class Answerer:
     def raw(self, questions: Sequence[str],
             contexts: Sequence[str | None] | None = None) -> list[dict]:
         """The model's own outputs, before abstention: span text ("" when it decoded
-        <eos> first), span confidence and P(no answer), in one compiled call."""
+        <eos> first), span confidence and P(no answer), in one compiled call; and the
+        question's names that the context never mentions (:mod:`.grounding`)."""
         contexts = [None] * len(questions) if contexts is None else list(contexts)
         if len(contexts) != len(questions):
             raise ValueError("questions and contexts must have the same length")
@@ -92,8 +95,10 @@ class Answerer:
         classes, confidence = out["classes"].numpy(), out["confidence"].numpy()
         null = out["no_answer"].numpy() if "no_answer" in out else [0.0] * len(sources)
         return [{"span": decode_steps(src, row, self.vocab), "confidence": float(conf),
-                 "no_answer": float(p)}
-                for src, row, conf, p in zip(sources, classes, confidence, null)]
+                 "no_answer": float(p),
+                 "unsupported": unsupported_names(q, c or self.default_context)}
+                for q, c, src, row, conf, p
+                in zip(questions, contexts, sources, classes, confidence, null)]
 
     def answer(self, questions: Sequence[str],
                contexts: Sequence[str | None] | None = None) -> list[dict]:
@@ -109,10 +114,13 @@ class Answerer:
         return [self.decide(q, r) for q, r in zip(questions, self.raw(questions, contexts))]
 
     def decide(self, question: str, raw: dict) -> dict:
-        """Answer or abstain, from one :meth:`raw` output and the tuned thresholds."""
+        """Answer or abstain, from one :meth:`raw` output and the tuned thresholds.
+
+        A question naming what the context never mentions is abstained on whatever
+        the model's confidence (the nearest fact of its kind would be wrong)."""
         span = raw["span"].strip()
         answerable = bool(span) and raw["no_answer"] < self.no_answer_at \
-            and raw["confidence"] >= self.min_confidence
+            and raw["confidence"] >= self.min_confidence and not raw.get("unsupported")
         confidence = raw["confidence"] if answerable else (
             raw["no_answer"] if not span else max(raw["no_answer"], 1 - raw["confidence"]))
         answer = raw["span"] if answerable else None

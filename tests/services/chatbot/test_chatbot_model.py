@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[3]
 SHIFTED_EXACT_MATCH_FLOOR = 0.92  # measured 0.963 (52 of 54)
 SHIFTED_ABSTAINED_FLOOR = 11  # measured 12 of 12
 BLIND_EXACT_MATCH_FLOOR = {"blind_dev": 0.89, "blind_test": 0.69}  # measured 0.933, 0.733
-BLIND_ABSTAINED_FLOOR = {"blind_dev": 9, "blind_test": 7}  # measured 10 and 8 of 12
+BLIND_ABSTAINED_FLOOR = {"blind_dev": 9, "blind_test": 8}  # measured 10 and 9 of 12
 
 # Entity values found in no generator pool: names, room, phone, price, email, times.
 UNSEEN_CONTEXT = (
@@ -87,6 +87,21 @@ def test_questions_the_context_cannot_answer_are_abstained(answerer):
     for result in results:
         assert result["answer"] is None and result["answerable"] is False
         assert result["reply"].startswith("Sorry") and 0 <= result["confidence"] <= 1
+
+
+@pytest.mark.parametrize("question", ["What does Rahul Ahmed do?", "Where is Dr. Okafor's office?",
+                                      "Which floor is the Spruce Suite on?"])
+def test_a_question_naming_what_the_context_never_mentions_is_abstained(answerer, question):
+    raw = answerer.raw([question], [UNSEEN_CONTEXT])[0]
+    result = answerer.decide(question, raw)
+    assert raw["unsupported"] and result["answer"] is None and result["answerable"] is False
+
+
+def test_a_question_naming_what_the_context_mentions_is_answered(answerer):
+    questions = ["Where's the Lighthouse Room?", "Who is the manager, Ingeborg Aalto?"]
+    raws = answerer.raw(questions, [UNSEEN_CONTEXT] * 2)
+    assert [r["unsupported"] for r in raws] == [[], []]
+    assert answerer.decide(questions[0], raws[0])["answer"] == "room 742"
 
 
 @pytest.mark.xfail(strict=True, reason="known failure (MODEL.md): since the written notices, "

@@ -1,0 +1,70 @@
+"""Names in a question that the context never mentions.
+
+    unsupported_names("What does Rahul Ahmed do?", "Rahul Shah is the manager.")
+    # ["Ahmed"]
+
+A question that names someone or something ("Dr. McLeish", "the Spruce Suite", "DVDs")
+which appears nowhere in the notice cannot be answered from it, however sure the span
+model is: it tends to copy the nearest fact of the right kind (another person's role,
+another room's floor). The answerer abstains on such a question.
+
+A name is a capitalised word after the question's first word. Titles, greetings,
+question words, days and months are not names here, since a notice may give hours for
+"Mon-Fri" and be asked about "Thursdays". A word counts as mentioned when its letters,
+without a plural or possessive "s", occur in the context's letters (so "WiFi" matches
+"Wi-Fi" and "Suite" matches "suites"). Questions in title case or capitals are not
+checked at all: there, capitals say nothing about names.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+NOT_NAMES = frozenset("""
+i dr mr mrs ms miss mx prof st sir madam hey hi hello excuse sorry please thanks thank ok
+okay could can would will what when where who whom whose which why how is are was do
+does did the a an mon tue tues wed thu thur thurs fri sat sun monday tuesday wednesday
+thursday friday saturday sunday jan feb mar apr jun jul aug sep sept oct nov dec
+january february march april may june july august september october november december
+""".split())
+WORD = re.compile(r"[A-Za-z][A-Za-z'’.\-]*[A-Za-z]|[A-Za-z]")
+MIN_SUBSTRING = 3  # shorter words must match a whole context word, not part of one
+TITLE_WORD = 3  # words longer than this are capitalised in a title-case question
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"[^a-z]", "", text.lower())
+
+
+def _stem(word: str) -> str:
+    word = _letters(re.sub(r"['’][a-z]*$", "", word))  # Stephen's, I'm, I'll
+    return word[:-1] if len(word) > MIN_SUBSTRING and word.endswith("s") else word
+
+
+def _mentioned(word: str, context_letters: str, context_words: frozenset[str]) -> bool:
+    stem = _stem(word)
+    if len(stem) < MIN_SUBSTRING:
+        return stem in context_words
+    return stem in context_letters
+
+
+@lru_cache(maxsize=64)  # a batch, and a deployment's default context, repeat one context
+def _context_index(context: str) -> tuple[str, frozenset[str]]:
+    return _letters(context), frozenset(_stem(w) for w in WORD.findall(context))
+
+
+def _title_case(words: list[str]) -> bool:
+    """Every longer word capitalised ("What Time Do You Open"): capitals mark no names."""
+    longer = [w for w in words[1:] if len(w) > TITLE_WORD]
+    return len(longer) >= 2 and all(w[0].isupper() for w in longer)
+
+
+def unsupported_names(question: str, context: str) -> list[str]:
+    """The question's names (capitalised words after the first) absent from `context`."""
+    words = WORD.findall(question)
+    if question.upper() == question or _title_case(words):
+        return []
+    context_letters, context_words = _context_index(context)
+    return [w for w in words[1:] if w[0].isupper() and _stem(w) not in NOT_NAMES
+            and not _mentioned(w, context_letters, context_words)]

@@ -1,0 +1,43 @@
+"""The grounding check: a question's names that the context never mentions."""
+from __future__ import annotations
+
+import pytest
+
+from services.chatbot.grounding import unsupported_names
+
+CONTEXT = ("Welcome to Joe's Cafe. We open at 8am on weekdays. Free Wi-Fi: network JoeGuest. "
+           "Ask Dr. Ana Silva about allergies. Our two meeting suites are on Level 2.")
+
+
+@pytest.mark.parametrize("question, names", [
+    ("Who is Dr. Smith?", ["Smith"]),
+    ("What does Rahul Ahmed do?", ["Rahul", "Ahmed"]),
+    ("When do you open at Christmas?", ["Christmas"]),
+    ("Can I pay with PayPal?", ["PayPal"]),
+    ("Is there WiFi in the UK office?", ["UK"]),
+    ("Hi. Is Dr Okafor in today?", ["Okafor"]),
+])
+def test_names_the_context_never_mentions_are_found(question, names):
+    assert unsupported_names(question, CONTEXT) == names
+
+
+@pytest.mark.parametrize("question", [
+    "Who is Dr. Silva?",                  # a title is not a name; Silva is mentioned
+    "When does Joe's Cafe open?",         # possessive and case
+    "When does Joes open on Thursdays?",  # a plural day is not a name
+    "What is the WiFi network?",          # "Wi-Fi": letters compared, not spelling
+    "Where are the meeting Suites?",      # plural against singular, capitals
+    "How much is a coffee if I'm not a member?",  # I and its contractions
+    "When does the Café open?",           # an accent
+    "What Time Do You Open?",             # title case: capitals mark no names
+    "WHEN DO YOU OPEN",                   # all capitals
+    "Priya, when do you open?",           # the first word is never checked
+    "",
+])
+def test_mentioned_words_titles_days_and_title_case_are_not_flagged(question):
+    assert unsupported_names(question, CONTEXT) == []
+
+
+def test_short_words_must_match_a_whole_context_word():
+    assert unsupported_names("Is Block B open?", "Block B opens at 9.") == []
+    assert unsupported_names("How much is the hepatitis B jab?", "Flu jabs cost £12.") == ["B"]
