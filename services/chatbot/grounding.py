@@ -9,7 +9,7 @@ model is: it tends to copy the nearest fact of the right kind (another person's 
 another room's floor). The answerer abstains on such a question.
 
 A name is a capitalised word after the question's first word. Titles, greetings,
-question words, days and months are not names here, since a notice may give hours for
+question words, months and days (the tokenizer's ``day_set``) are not names here, since a notice may give hours for
 "Mon-Fri" and be asked about "Thursdays". A word counts as mentioned when its letters,
 without a plural or possessive "s", occur in the context's letters (so "WiFi" matches
 "Wi-Fi" and "Suite" matches "suites"). Questions in title case or capitals are not
@@ -21,12 +21,13 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from services.chatbot.tokenizer import day_set
+
 NOT_NAMES = frozenset("""
 i dr mr mrs ms miss mx prof st sir madam hey hi hello excuse sorry please thanks thank ok
 okay could can would will what when where who whom whose which why how is are was do
-does did the a an mon tue tues wed thu thur thurs fri sat sun monday tuesday wednesday
-thursday friday saturday sunday jan feb mar apr jun jul aug sep sept oct nov dec
-january february march april may june july august september october november december
+does did the a an jan feb mar apr jun jul aug sep sept oct nov dec january february
+march april may june july august september october november december
 """.split())
 WORD = re.compile(r"[A-Za-z][A-Za-z'’.\-]*[A-Za-z]|[A-Za-z]")
 MIN_SUBSTRING = 3  # shorter words must match a whole context word, not part of one
@@ -42,8 +43,7 @@ def _stem(word: str) -> str:
     return word[:-1] if len(word) > MIN_SUBSTRING and word.endswith("s") else word
 
 
-def _mentioned(word: str, context_letters: str, context_words: frozenset[str]) -> bool:
-    stem = _stem(word)
+def _mentioned(stem: str, context_letters: str, context_words: frozenset[str]) -> bool:
     if len(stem) < MIN_SUBSTRING:
         return stem in context_words
     return stem in context_letters
@@ -66,5 +66,12 @@ def unsupported_names(question: str, context: str) -> list[str]:
     if question.upper() == question or _title_case(words):
         return []
     context_letters, context_words = _context_index(context)
-    return [w for w in words[1:] if w[0].isupper() and _stem(w) not in NOT_NAMES
-            and not _mentioned(w, context_letters, context_words)]
+    return [w for w in words[1:] if w[0].isupper() and _is_name(w)
+            and not _mentioned(_stem(w), context_letters, context_words)]
+
+
+def _is_name(word: str) -> bool:
+    """Not a title, greeting, question word, month or day ("Thursdays", "Tue", "weekends":
+    the tokenizer's day_set, which the span model's day features use too)."""
+    stem = _stem(word)
+    return stem not in NOT_NAMES and not day_set(stem)

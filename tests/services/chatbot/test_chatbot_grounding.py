@@ -25,6 +25,7 @@ def test_names_the_context_never_mentions_are_found(question, names):
     "Who is Dr. Silva?",                  # a title is not a name; Silva is mentioned
     "When does Joe's Cafe open?",         # possessive and case
     "When does Joes open on Thursdays?",  # a plural day is not a name
+    "What are Tuesday's hours, and Sat?",  # nor a possessive or short one
     "What is the WiFi network?",          # "Wi-Fi": letters compared, not spelling
     "Where are the meeting Suites?",      # plural against singular, capitals
     "How much is a coffee if I'm not a member?",  # I and its contractions
