@@ -139,18 +139,27 @@ def _place(q: str, a: str) -> str:
 
 def _person(q: str, a: str) -> str:
     m = _ROLE.match(q)
-    return f"{a} is the {m.group('r')}" if m else f"It's {a}"
+    # "Who is Dr. Silva?" answered by a name: "Dr. Ana Silva is the Dr. Silva" says nothing
+    if not m or _is_name(m.group("r")):
+        return f"It's {a}"
+    return f"{a} is {_article(m.group('r'))}{m.group('r')}"
 
 
 def _role(q: str, a: str) -> str:
     m = _PERSON.match(q)  # "What does Tom Becker do?": only about a person's name
-    return f"{m.group('n')} is the {a}" if m and _is_name(m.group("n")) else ""
+    return f"{m.group('n')} is {_article(a)}{a}" if m and _is_name(m.group("n")) else ""
+
+
+def _article(phrase: str) -> str:
+    """"the " before a role, unless the span brings its own ("our hygienist")."""
+    return "" if _DETERMINER.match(phrase) else "the "
 
 
 def _is_name(a: str) -> bool:
     return all(shape(t) in ("capital", "title", "upper") for t in words(a))
 
 
+_DETERMINER = re.compile(r"(?:the|a|an|our|your|my|their|his|her|its)\b", re.I)
 _PLACE_ANSWER = re.compile(r"^(?:room|unit|suite)\b|\b(?:floor|level|basement|mezzanine)\b",
                            re.I)
 _RULES = (
