@@ -15,8 +15,10 @@ Sets:
 * ``blind_dev``, ``blind_test``: eval/blind_*.json, six contexts each (30 answerable,
   12 unanswerable questions) written by writers who saw neither the code nor the data,
   with the alternative spans they accept; blind_dev's misses were studied to extend
-  the generator, blind_test's were read once (after a model was chosen, for the known
-  failures);
+  the generator, blind_test's were read (after models were chosen, for the known
+  failures; an --errors run printed them again on 2026-12-03, before they were sealed);
+* ``blind_fresh``: eval/blind_fresh.json, six more contexts of the same six kinds by a
+  third blind writer (2026-12-03), sealed from the start: scored, never read;
 * the question set about the default context (context.txt, data.DEFAULT_CONTEXT_QA).
 
 Per set: exact match and token F1 on the answerable questions (an abstention scores 0),
@@ -40,7 +42,10 @@ from services.chatbot.tokenizer import normalize_answer
 EVAL_SPLITS: tuple[str, ...] = ("test_values", "test_templates", "test_both", "train")
 SHIFTED_FILE = Path(__file__).resolve().parent / "eval" / "shifted.json"
 BLIND_FILES = {"blind_dev": SHIFTED_FILE.with_name("blind_dev.json"),
-               "blind_test": SHIFTED_FILE.with_name("blind_test.json")}
+               "blind_test": SHIFTED_FILE.with_name("blind_test.json"),
+               "blind_fresh": SHIFTED_FILE.with_name("blind_fresh.json")}
+#: Sets whose misses are never printed (--errors skips them), so they stay blind.
+SEALED = frozenset({"blind_test", "blind_fresh"})
 DEV_SEED_OFFSET = 3  # the dev set (test_both, seed + 3) is disjoint from the reported one
 MIN_KEPT = 0.95  # tuning keeps at least this share of the raw span's right answers
 
@@ -185,7 +190,8 @@ NAMES = {"test_values": "unseen entity values (seen templates)",
          "train": "training distribution (fresh examples)",
          "shifted": "shifted: hand-written contexts (eval/)",
          "blind_dev": "blind writer, dev (misses studied)",
-         "blind_test": "blind writer, test (misses read once)",
+         "blind_test": "blind writer, test (misses read)",
+         "blind_fresh": "blind writer, fresh (sealed)",
          "default_context": "default context.txt question set"}
 
 
@@ -208,8 +214,10 @@ def report(figures: dict) -> str:
 
 
 def print_misses(misses: dict, k: int) -> None:
-    """Show up to k wrong decisions per set."""
+    """Show up to k wrong decisions per set, none of a SEALED set's."""
     for name, rows in misses.items():
+        if name in SEALED:
+            continue
         for item, decided in rows[:k]:
             print(f"[{name}] Q: {item.question!r} want {item.gold!r} got "
                   f"{decided['answer']!r} ({decided['confidence']}) [{item.group}]")

@@ -138,7 +138,7 @@ def test_a_late_opening_day_answers_for_itself_and_leaves_its_range():
     assert "late_day" not in data.INTENTS["hours.open"][1]  # its opening is the range's
 
 
-@pytest.mark.parametrize("name", ["blind_dev", "blind_test"])
+@pytest.mark.parametrize("name", ["blind_dev", "blind_test", "blind_fresh"])
 def test_the_blind_sets_hold_30_answerable_and_12_unanswerable_spans_of_their_contexts(name):
     contexts = json.loads((SHIFTED.parent / f"{name}.json").read_text())["contexts"]
     questions = [(c["context"], q) for c in contexts for q in c["questions"]]

@@ -16,8 +16,10 @@ ROOT = Path(__file__).resolve().parents[3]
 # loses the shifted-set accuracy fails here.
 SHIFTED_EXACT_MATCH_FLOOR = 0.92  # measured 0.963 (52 of 54)
 SHIFTED_ABSTAINED_FLOOR = 11  # measured 12 of 12
-BLIND_EXACT_MATCH_FLOOR = {"blind_dev": 0.89, "blind_test": 0.69}  # measured 0.933, 0.733
-BLIND_ABSTAINED_FLOOR = {"blind_dev": 9, "blind_test": 8}  # measured 10 and 9 of 12
+BLIND_EXACT_MATCH_FLOOR = {"blind_dev": 0.89, "blind_test": 0.69,
+                           "blind_fresh": 0.49}  # measured 0.933, 0.733, 0.533
+BLIND_ABSTAINED_FLOOR = {"blind_dev": 9, "blind_test": 8,
+                         "blind_fresh": 9}  # measured 10, 9 and 10 of 12
 
 # Entity values found in no generator pool: names, room, phone, price, email, times.
 UNSEEN_CONTEXT = (
@@ -118,7 +120,7 @@ def test_the_shifted_hand_written_set_meets_its_measured_figures(answerer):
     assert figures["abstained"] >= SHIFTED_ABSTAINED_FLOOR
 
 
-@pytest.mark.parametrize("name", ["blind_dev", "blind_test"])
+@pytest.mark.parametrize("name", ["blind_dev", "blind_test", "blind_fresh"])
 def test_the_blind_sets_meet_their_measured_figures(answerer, name):
     figures, _ = evaluate.evaluate_items(answerer, evaluate.shifted_items(evaluate.BLIND_FILES[name]))
     assert (figures["n"], figures["n_unanswerable"]) == (30, 12)
@@ -180,3 +182,12 @@ def test_the_issues_failure_examples_are_answered_or_abstained(answerer, questio
     assert result["answer"] == want
     assert result["answerable"] is (want is not None)
     assert (want or "Sorry") in result["reply"]
+
+
+def test_errors_never_prints_a_sealed_sets_misses(capsys):
+    item = evaluate.Item("Where is the spa?", "Spa: level 2.", "level 2", "hotel")
+    missed = [(item, {"answer": None, "confidence": 0.4})]
+    evaluate.print_misses({name: missed for name in ("blind_dev", *evaluate.SEALED)}, 5)
+    shown = capsys.readouterr().out
+    assert "[blind_dev]" in shown and not any(f"[{n}]" in shown for n in evaluate.SEALED)
+    assert evaluate.SEALED == {"blind_test", "blind_fresh"}
