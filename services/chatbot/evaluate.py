@@ -17,6 +17,9 @@ Sets:
   with the alternative spans they accept; blind_dev's misses were studied to extend
   the generator, blind_test's were read (after models were chosen, for the known
   failures; an --errors run printed them again on 2026-12-03, before they were sealed);
+* ``written_dev``: eval/written_dev.json, 15 notices (150 answerable, 60 unanswerable
+  questions, one span each, no alternatives) by the six writers of the third round of
+  training notices, held out from that round; its misses were studied (a dev set);
 * ``blind_fresh``: eval/blind_fresh.json, six more contexts of the same six kinds by a
   third blind writer (2026-12-03), sealed from the start: scored, never read;
 * the question set about the default context (context.txt, data.DEFAULT_CONTEXT_QA).
@@ -41,9 +44,11 @@ from services.chatbot.tokenizer import normalize_answer
 
 EVAL_SPLITS: tuple[str, ...] = ("test_values", "test_templates", "test_both", "train")
 SHIFTED_FILE = Path(__file__).resolve().parent / "eval" / "shifted.json"
+# hand-written sets, each by writers without access to this repository
 BLIND_FILES = {"blind_dev": SHIFTED_FILE.with_name("blind_dev.json"),
                "blind_test": SHIFTED_FILE.with_name("blind_test.json"),
-               "blind_fresh": SHIFTED_FILE.with_name("blind_fresh.json")}
+               "blind_fresh": SHIFTED_FILE.with_name("blind_fresh.json"),
+               "written_dev": SHIFTED_FILE.with_name("written_dev.json")}
 #: Sets whose misses are never printed (--errors skips them), so they stay blind.
 SEALED = frozenset({"blind_test", "blind_fresh"})
 DEV_SEED_OFFSET = 3  # the dev set (test_both, seed + 3) is disjoint from the reported one
@@ -192,6 +197,7 @@ NAMES = {"test_values": "unseen entity values (seen templates)",
          "blind_dev": "blind writer, dev (misses studied)",
          "blind_test": "blind writer, test (misses read)",
          "blind_fresh": "blind writer, fresh (sealed)",
+         "written_dev": "third-round writers, dev (held out)",
          "default_context": "default context.txt question set"}
 
 

@@ -19,6 +19,7 @@ checked at all: there, capitals say nothing about names.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 from services.chatbot.tokenizer import day_set
@@ -29,13 +30,15 @@ okay could can would will what when where who whom whose which why how is are wa
 does did the a an jan feb mar apr jun jul aug sep sept oct nov dec january february
 march april may june july august september october november december
 """.split())
-WORD = re.compile(r"[A-Za-z][A-Za-z'’.\-]*[A-Za-z]|[A-Za-z]")
+WORD = re.compile(r"[^\W\d_][^\W\d_'’.\-]*[^\W\d_]|[^\W\d_]")  # any script's letters
 MIN_SUBSTRING = 3  # shorter words must match a whole context word, not part of one
 TITLE_WORD = 3  # words longer than this are capitalised in a title-case question
 
 
 def _letters(text: str) -> str:
-    return re.sub(r"[^a-z]", "", text.lower())
+    """Lower-case ASCII letters, accents taken off ("Müller" -> "muller", "Café" -> "cafe")."""
+    plain = unicodedata.normalize("NFKD", text.lower())
+    return re.sub(r"[^a-z]", "", plain.encode("ascii", "ignore").decode())
 
 
 def _stem(word: str) -> str:

@@ -160,9 +160,20 @@ def _is_name(a: str) -> bool:
 
 
 _DETERMINER = re.compile(r"(?:the|a|an|our|your|my|their|his|her|its)\b", re.I)
+_WIFI = re.compile(r"\b(?:wi-?fi|wireless|internet)\b", re.I)
+_WIFI_PASSWORD = re.compile(r"\b(?:password|passcode|code|key)\b", re.I)
+
+
+def _wifi(q: str, a: str) -> str:
+    """"wifi password?" -> "The Wi-Fi password is latte2026"; network names alike."""
+    return f"The Wi-Fi {'password' if _WIFI_PASSWORD.search(q) else 'network'} is {a}"
+
+
 _PLACE_ANSWER = re.compile(r"^(?:room|unit|suite)\b|\b(?:floor|level|basement|mezzanine)\b",
                            re.I)
 _RULES = (
+    (lambda q, a, k: bool(_WIFI.search(q)) and not k & {"time", "price", "phone", "email"},
+     _wifi),
     (lambda q, a, k: bool(_SUBJECT_PLACE.match(q) or _PLACE_ANSWER.search(a)), _place),
     (lambda q, a, k: a.lower() == "closed" or "time" in k, _hours),
     (lambda q, a, k: "price" in k, _price),

@@ -26,15 +26,22 @@ _PHONE = (r"\+\d{1,3}(?:[ -]?\(?\d{1,4}\)?)(?:[ .-]?\d{2,5}){1,4}"
           r"|\(\d{2,5}\) ?\d{2,5}(?:[ .-]\d{3,5})*"
           r"|0\d{2,4}(?: \d{3,4}){1,2}\b"
           r"|\d{2,5}(?:[.-]\d{2,5}){1,3}\b")
-_CODE = r"[A-Z]{1,3}\.\d{1,3}\b(?!\.\d)"  # room codes "G.14", "LG.3"
+# room codes "G.14", "LG.3", "C1.05", "B2.7"
+_CODE = r"[A-Z]{1,3}\.\d{1,3}\b(?!\.\d)|[A-Z]{1,2}\d{1,2}\.\d{1,3}\b(?!\.\d)"
 _TITLE = r"(?:Prof|Dr|Mr|Mrs|Ms|Mx|Rev)\.(?=\s+[A-Z])"  # "Prof. Ada Moreau": one token
 _NUMBER = r"\d+(?:[.,]\d+)*(?:st|nd|rd|th)?\b"
-_WORD = r"[A-Za-z0-9]+(?:'(?!s\b)[A-Za-z]+)*(?:-[A-Za-z0-9]+)*"
+# [^\W_]: any letter or digit, so "Renée" and "Müller" stay whole
+_WORD = r"[^\W_]+(?:'(?!s\b)[^\W\d_]+)*(?:-[^\W_]+)*"
 _POSSESSIVE = r"'s\b"
 TOKEN_RE = re.compile("|".join(
     f"(?:{p})" for p in (_EMAIL, _URL, _PRICE, _TIME, _PHONE, _CODE, _TITLE, _NUMBER, _WORD,
                          _POSSESSIVE)
 ) + r"|[^\sA-Za-z0-9]", re.IGNORECASE)
+
+# Letters of the Latin scripts by case (Latin-1 and Extended-A: "É", "ø", "ł"); Extended-A
+# mixes cases, so it counts as both after the first letter.
+_UPPER = "A-ZÀ-ÖØ-ÞĀ-ſ"
+_LOWER = "a-zß-öø-ÿĀ-ſ"
 
 # Shape classes: the model sees these for every token, which is what lets it pick the
 # right unknown token (an unseen name, price or phone number) by its kind.
@@ -50,11 +57,12 @@ _SHAPE_TESTS: tuple[tuple[str, re.Pattern], ...] = (
     ("phone", re.compile(f"(?:{_PHONE})$")),
     ("ordinal", re.compile(r"\d+(?:st|nd|rd|th)$", re.IGNORECASE)),
     ("number", re.compile(r"\d+(?:[.,]\d+)*$")),
-    ("code", re.compile(r"(?=.*\d)[A-Za-z0-9-]+$|[A-Za-z]{1,3}\.\d{1,3}$")),
+    ("code", re.compile(r"(?=.*\d)[A-Za-z0-9-]+$|[A-Za-z]{1,3}\.\d{1,3}$"
+                        r"|[A-Za-z]{1,2}\d{1,2}\.\d{1,3}$")),
     ("title", re.compile(r"[A-Za-z]{2,4}\.$")),
-    ("upper", re.compile(r"[A-Z]{2,}$")),
-    ("capital", re.compile(r"[A-Z][A-Za-z'-]*$")),
-    ("lower", re.compile(r"[a-z][a-z'-]*$")),
+    ("upper", re.compile(f"[{_UPPER}]{{2,}}$")),
+    ("capital", re.compile(f"[{_UPPER}][{_UPPER}{_LOWER}'-]*$")),
+    ("lower", re.compile(f"[{_LOWER}][{_LOWER}'-]*$")),
     ("punct", re.compile(r"[^\sA-Za-z0-9]+$")),
 )
 

@@ -14,7 +14,8 @@ import pytest
 
 from services.chatbot import data
 from services.chatbot.encoding import UNK, Vocab, decode_steps, encode
-from services.chatbot.tokenizer import detokenize, normalize_answer, span_text, tokenize, words
+from services.chatbot.tokenizer import (detokenize, normalize_answer, shape, span_text, tokenize,
+                                        words)
 
 ROOT = Path(__file__).resolve().parents[3]
 SHIFTED = ROOT / "services" / "chatbot" / "eval" / "shifted.json"
@@ -190,6 +191,9 @@ def test_a_written_question_is_kept_only_when_its_span_checks_out(answer, start,
     ("please ring 020 7946 0018.", "020 7946 0018"), ("call 0161 496 0753 or", "0161 496 0753"),
     ("Renewals: 01632 960 441.", "01632 960 441"), ("Mon-Thu 10.00-16.00", "16.00"),
     ("Reservations: +44 20 7946 0321.", "+44 20 7946 0321"), ("(312) 555 0142", "(312) 555 0142"),
+    ("Careers advice: Room C1.05.", "C1.05"), ("Unit B2.7, upstairs", "B2.7"),
+    ("Studio manager: Ms Renée Castellanos", "Renée"), ("Ask Dr. Jonas Müller", "Müller"),
+    ("Ask Łukasz or Zoë", "Łukasz"), ("Ask Łukasz or Zoë", "Zoë"),
 ])
 def test_tokenizer_keeps_entities_whole(text, token):
     assert token in words(text)
@@ -210,6 +214,14 @@ def test_day_ranges_match_the_days_they_hold(text, day, covered):
     src = encode(f"{day}?", text, vocab, 32, 256)  # only the day can match
     context_match = src.feats[src.offset:, -1]
     assert bool(context_match.any()) is covered
+
+
+@pytest.mark.parametrize("token,kind", [
+    ("Renée", "capital"), ("Łukasz", "capital"), ("ÉMILE", "upper"), ("café", "lower"),
+    ("C1.05", "code"), ("G.14", "code"),
+])
+def test_accented_words_and_room_codes_get_their_shapes(token, kind):
+    assert shape(token) == kind
 
 
 def test_tokenizer_splits_possessives_and_keeps_spans():

@@ -14,12 +14,13 @@ from services.chatbot.answerer import (DEFAULT_ARTIFACT, MAX_CONTEXT_CHARS, MAX_
 ROOT = Path(__file__).resolve().parents[3]
 # Floors a little under the shipped model's measured figures (MODEL.md), so a retrain that
 # loses the shifted-set accuracy fails here.
-SHIFTED_EXACT_MATCH_FLOOR = 0.92  # measured 0.963 (52 of 54)
+SHIFTED_EXACT_MATCH_FLOOR = 0.90  # measured 0.944 (51 of 54)
 SHIFTED_ABSTAINED_FLOOR = 11  # measured 12 of 12
-BLIND_EXACT_MATCH_FLOOR = {"blind_dev": 0.89, "blind_test": 0.69,
-                           "blind_fresh": 0.49}  # measured 0.933, 0.733, 0.533
-BLIND_ABSTAINED_FLOOR = {"blind_dev": 9, "blind_test": 8,
-                         "blind_fresh": 9}  # measured 10, 9 and 10 of 12
+BLIND_EXACT_MATCH_FLOOR = {"blind_dev": 0.89, "blind_test": 0.79, "blind_fresh": 0.63,
+                           "written_dev": 0.45}  # measured 0.933, 0.833, 0.667, 0.487
+BLIND_ABSTAINED_FLOOR = {"blind_dev": 10, "blind_test": 9, "blind_fresh": 9,
+                         "written_dev": 47}  # measured 11, 10, 10 of 12 and 51 of 60
+BLIND_SIZES = {"written_dev": (150, 60)}  # the others: 30 answerable, 12 unanswerable
 
 # Entity values found in no generator pool: names, room, phone, price, email, times.
 UNSEEN_CONTEXT = (
@@ -120,10 +121,10 @@ def test_the_shifted_hand_written_set_meets_its_measured_figures(answerer):
     assert figures["abstained"] >= SHIFTED_ABSTAINED_FLOOR
 
 
-@pytest.mark.parametrize("name", ["blind_dev", "blind_test", "blind_fresh"])
+@pytest.mark.parametrize("name", ["blind_dev", "blind_test", "blind_fresh", "written_dev"])
 def test_the_blind_sets_meet_their_measured_figures(answerer, name):
     figures, _ = evaluate.evaluate_items(answerer, evaluate.shifted_items(evaluate.BLIND_FILES[name]))
-    assert (figures["n"], figures["n_unanswerable"]) == (30, 12)
+    assert (figures["n"], figures["n_unanswerable"]) == BLIND_SIZES.get(name, (30, 12))
     assert figures["exact_match"] >= BLIND_EXACT_MATCH_FLOOR[name]
     assert figures["abstained"] >= BLIND_ABSTAINED_FLOOR[name]
 

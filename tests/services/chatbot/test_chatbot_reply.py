@@ -39,6 +39,9 @@ from services.chatbot.reply import NO_ANSWER, reply
     ("How much is printing?", "$0.10", "Printing costs $0.10."),
     ("How much does it cost to book a meeting room?", "€25",
      "It costs €25 to book a meeting room."),
+    ("wifi password?", "latte2026", "The Wi-Fi password is latte2026."),
+    ("What's the wifi called?", "HVL-Public", "The Wi-Fi network is HVL-Public."),
+    ("How much is the wifi?", "£2", "The wifi costs £2."),  # a price, not a network
     ("Tell me something", "blue", "The answer is blue."),
 ])
 def test_an_answer_is_said_back_as_a_short_sentence(question, answer, sentence):
