@@ -5,7 +5,8 @@
 Runs ``grounding.unsupported_names`` over every question of
 ``services/chatbot/trainsets/written_*.json`` and ``services/chatbot/eval/*.json`` and
 prints, for answerable and unanswerable questions apart, how many it flags: flagging an
-answerable question is a false abstention. ``--show`` lists the flagged answerable ones.
+answerable question is a false abstention. ``--show`` lists the flagged answerable ones,
+except those of the sealed evaluation sets (``evaluate.SEALED``), which stay unread.
 Reads only those files; no model is loaded.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
+from services.chatbot.evaluate import SEALED
 from services.chatbot.grounding import unsupported_names
 
 CHATBOT = Path(__file__).resolve().parent.parent / "services" / "chatbot"
@@ -25,13 +27,16 @@ def question_files() -> list[Path]:
 
 
 def scan(paths: list[Path]) -> dict[str, list]:
-    """{"answerable": [(flagged names, question)...], "unanswerable": [...]}, all questions."""
+    """{"answerable": [(flagged names, question, shown)...], "unanswerable": [...]}, all
+    questions; `shown` is False for a sealed set's question."""
     found: dict[str, list] = {"answerable": [], "unanswerable": []}
     for path in paths:
+        shown = path.stem not in SEALED
         for context in json.loads(path.read_text(encoding="utf-8"))["contexts"]:
             for question, answer, *_ in context["questions"]:
                 kind = "unanswerable" if answer is None else "answerable"
-                found[kind].append((unsupported_names(question, context["context"]), question))
+                found[kind].append((unsupported_names(question, context["context"]), question,
+                                    shown))
     return found
 
 
@@ -44,11 +49,11 @@ def main() -> None:
     found = scan(paths)
     print(f"{len(paths)} files")
     for kind, rows in found.items():
-        flagged = [(names, q) for names, q in rows if names]
+        flagged = [row for row in rows if row[0]]
         print(f"{kind}: flagged {len(flagged)} of {len(rows)}")
         if args.show and kind == "answerable":
-            for names, q in flagged:
-                print(f"  {q!r}: {names}")
+            for names, q, shown in flagged:
+                print(f"  {q!r}: {names}" if shown else "  (a question of a sealed set)")
 
 
 if __name__ == "__main__":

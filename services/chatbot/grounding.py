@@ -30,15 +30,20 @@ okay could can would will what when where who whom whose which why how is are wa
 does did the a an jan feb mar apr jun jul aug sep sept oct nov dec january february
 march april may june july august september october november december
 """.split())
-WORD = re.compile(r"[^\W\d_][^\W\d_'’.\-]*[^\W\d_]|[^\W\d_]")  # any script's letters
+# letters of any script, with inner apostrophes, dots and hyphens ("Wi-Fi", "O'Neill")
+WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’.\-](?=[^\W\d_]))*")
+# letters NFKD does not take apart
+_FOLD = str.maketrans({"ø": "o", "ł": "l", "æ": "ae", "ß": "ss", "đ": "d", "œ": "oe",
+                       "þ": "th", "ı": "i"})
 MIN_SUBSTRING = 3  # shorter words must match a whole context word, not part of one
 TITLE_WORD = 3  # words longer than this are capitalised in a title-case question
 
 
 def _letters(text: str) -> str:
-    """Lower-case ASCII letters, accents taken off ("Müller" -> "muller", "Café" -> "cafe")."""
-    plain = unicodedata.normalize("NFKD", text.lower())
-    return re.sub(r"[^a-z]", "", plain.encode("ascii", "ignore").decode())
+    """The text's letters only, case and accents folded ("Müller" -> "muller", "Søren" ->
+    "soren"); letters of other scripts are kept ("Ольга" -> "ольга")."""
+    plain = unicodedata.normalize("NFKD", text.casefold().translate(_FOLD))
+    return "".join(c for c in plain if c.isalpha() and not unicodedata.combining(c))
 
 
 def _stem(word: str) -> str:

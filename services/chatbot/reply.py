@@ -37,7 +37,7 @@ _SUBJECT_PLACE = re.compile(r"^(?:where(?: is|'s| are| can i find| do i find)"
                             r"|on (?:which|what) floor (?:is|can i find))"
                             r" (?P<s>.+?)(?: (?:in|on))?$", re.I)
 _ROLE = re.compile(r"^(?:who(?: is|'s)|what is the name of|which person is|"
-                   r"can you tell me who|do you know who)(?: the| your| our)? (?P<r>.+?)"
+                   r"can you tell me who|do you know who)(?: (?P<det>the|your|our|my))? (?P<r>.+?)"
                    r"(?: is| here)?$", re.I)
 _PERSON = re.compile(r"^(?:what does|what is|who is|what position does|what job does)"
                      r" (?P<n>.+?)(?:'s (?:job|role|position|job title)| do| have)?$", re.I)
@@ -139,10 +139,12 @@ def _place(q: str, a: str) -> str:
 
 def _person(q: str, a: str) -> str:
     m = _ROLE.match(q)
-    # "Who is Dr. Silva?" answered by a name: "Dr. Ana Silva is the Dr. Silva" says nothing
-    if not m or _is_name(m.group("r")):
+    # "Who is Dr. Silva?" answered by a name: "Dr. Ana Silva is the Dr. Silva" says nothing;
+    # "Who is the Practice Manager?" has a determiner, so its capitals are a role's
+    if not m or (not m.group("det") and _is_name(m.group("r"))):
         return f"It's {a}"
-    return f"{a} is {_article(m.group('r'))}{m.group('r')}"
+    determiner = "your " if (m.group("det") or "").lower() == "my" else _article(m.group("r"))
+    return f"{a} is {determiner}{m.group('r')}"
 
 
 def _role(q: str, a: str) -> str:
@@ -159,9 +161,17 @@ def _is_name(a: str) -> bool:
     return all(shape(t) in ("capital", "title", "upper") for t in words(a))
 
 
-_DETERMINER = re.compile(r"(?:the|a|an|our|your|my|their|his|her|its)\b", re.I)
+_DETERMINER = re.compile(r"(?:the|a|an|our|your|my|their|his|her|its)\s", re.I)  # not "A&E"
 _WIFI = re.compile(r"\b(?:wi-?fi|wireless|internet)\b", re.I)
-_WIFI_PASSWORD = re.compile(r"\b(?:password|passcode|code|key)\b", re.I)
+_WIFI_PASSWORD = re.compile(r"\b(?:password|passcode|pass code|code|key)\b", re.I)
+_WIFI_NETWORK = re.compile(r"\b(?:network|name|called|ssid)\b", re.I)
+
+
+def _asks_wifi(q: str, kinds: set[str]) -> bool:
+    """A question for the Wi-Fi's password or network name (not its speed, price or
+    whom to ask), answered by a span that is no time, price, phone, email or URL."""
+    return bool(_WIFI.search(q) and (_WIFI_PASSWORD.search(q) or _WIFI_NETWORK.search(q))
+                and not kinds & {"time", "price", "phone", "email", "url"})
 
 
 def _wifi(q: str, a: str) -> str:
@@ -172,9 +182,8 @@ def _wifi(q: str, a: str) -> str:
 _PLACE_ANSWER = re.compile(r"^(?:room|unit|suite)\b|\b(?:floor|level|basement|mezzanine)\b",
                            re.I)
 _RULES = (
-    (lambda q, a, k: bool(_WIFI.search(q)) and not k & {"time", "price", "phone", "email"},
-     _wifi),
     (lambda q, a, k: bool(_SUBJECT_PLACE.match(q) or _PLACE_ANSWER.search(a)), _place),
+    (lambda q, a, k: _asks_wifi(q, k), _wifi),
     (lambda q, a, k: a.lower() == "closed" or "time" in k, _hours),
     (lambda q, a, k: "price" in k, _price),
     (lambda q, a, k: "phone" in k, _phone),

@@ -3,7 +3,9 @@
 Entity-like strings stay single tokens so that copying one source token reproduces
 the exact string: emails ("help@desk.org"), prices ("$12.50"), times ("9:30",
 "5:30 pm"), phone numbers ("555-0199", "(020) 7946-0958", "+44 20 7946 0958"),
-web addresses ("www.desk.org"), codes ("B12", "2nd", "G.14", "LG.3"), decimals, titles
+web addresses ("www.desk.org"), codes ("B12", "2nd", "G.14", "LG.3", "C1.05"), words of
+any script ("Renée", "Łukasz", "Владимир"; text in decomposed Unicode form is not
+recomposed, since spans index the original), decimals, titles
 ("Prof.", "Dr.", "Mrs.") and UK phone numbers with spaces ("020 7946 0018"). Possessive "'s" is a
 token of its own so that "Maria Lopez's" still matches "Maria Lopez". Every token
 keeps its character span, so an answer copied from a context is cut out of the
@@ -38,11 +40,6 @@ TOKEN_RE = re.compile("|".join(
                          _POSSESSIVE)
 ) + r"|[^\sA-Za-z0-9]", re.IGNORECASE)
 
-# Letters of the Latin scripts by case (Latin-1 and Extended-A: "É", "ø", "ł"); Extended-A
-# mixes cases, so it counts as both after the first letter.
-_UPPER = "A-ZÀ-ÖØ-ÞĀ-ſ"
-_LOWER = "a-zß-öø-ÿĀ-ſ"
-
 # Shape classes: the model sees these for every token, which is what lets it pick the
 # right unknown token (an unseen name, price or phone number) by its kind.
 SHAPES: tuple[str, ...] = (
@@ -60,11 +57,10 @@ _SHAPE_TESTS: tuple[tuple[str, re.Pattern], ...] = (
     ("code", re.compile(r"(?=.*\d)[A-Za-z0-9-]+$|[A-Za-z]{1,3}\.\d{1,3}$"
                         r"|[A-Za-z]{1,2}\d{1,2}\.\d{1,3}$")),
     ("title", re.compile(r"[A-Za-z]{2,4}\.$")),
-    ("upper", re.compile(f"[{_UPPER}]{{2,}}$")),
-    ("capital", re.compile(f"[{_UPPER}][{_UPPER}{_LOWER}'-]*$")),
-    ("lower", re.compile(f"[{_LOWER}][{_LOWER}'-]*$")),
-    ("punct", re.compile(r"[^\sA-Za-z0-9]+$")),
 )
+# letters of any script, with inner apostrophes and hyphens ("O'Neill", "Łódź", "Владимир")
+_LETTERS = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*$")
+_PUNCT = re.compile(r"(?:[^\w\s]|_)+$")
 
 
 @dataclass(frozen=True)
@@ -91,7 +87,20 @@ def shape(token: str) -> str:
     for name, pattern in _SHAPE_TESTS:
         if pattern.match(token):
             return name
-    return "other"
+    if _LETTERS.match(token):
+        return _letter_case(token)
+    return "punct" if _PUNCT.match(token) else "other"
+
+
+def _letter_case(word: str) -> str:
+    """upper / capital / lower by the letters' own case (str methods know every script's
+    cases); a word of a script without case ("李明") is "other"."""
+    letters = [c for c in word if c.isalpha()]
+    if len(letters) >= 2 and word.isalpha() and word.isupper():
+        return "upper"
+    if letters[0].isupper():
+        return "capital"
+    return "lower" if all(c.islower() for c in letters) else "other"
 
 
 def match_key(token: str) -> str:

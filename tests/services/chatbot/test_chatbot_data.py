@@ -218,10 +218,16 @@ def test_day_ranges_match_the_days_they_hold(text, day, covered):
 
 @pytest.mark.parametrize("token,kind", [
     ("Renée", "capital"), ("Łukasz", "capital"), ("ÉMILE", "upper"), ("café", "lower"),
-    ("C1.05", "code"), ("G.14", "code"),
+    ("łódź", "lower"), ("Владимир", "capital"), ("ΑΘΗΝΑ", "upper"), ("李明", "other"),
+    ("Nguyễn", "capital"), ("O'Neill", "capital"), ("iPhone", "other"), ("UK", "upper"),
+    ("_", "punct"), ("!", "punct"), ("C1.05", "code"), ("G.14", "code"),
 ])
 def test_accented_words_and_room_codes_get_their_shapes(token, kind):
     assert shape(token) == kind
+
+
+def test_answers_in_other_scripts_are_compared_as_words():
+    assert normalize_answer("Владимир Петров.") == ["владимир", "петров"]
 
 
 def test_tokenizer_splits_possessives_and_keeps_spans():

@@ -42,6 +42,12 @@ from services.chatbot.reply import NO_ANSWER, reply
     ("wifi password?", "latte2026", "The Wi-Fi password is latte2026."),
     ("What's the wifi called?", "HVL-Public", "The Wi-Fi network is HVL-Public."),
     ("How much is the wifi?", "£2", "The wifi costs £2."),  # a price, not a network
+    ("Where is the Wi-Fi router?", "Room 2", "The Wi-Fi router is in Room 2."),
+    ("Who do I ask about the wifi?", "Tom Becker", "It's Tom Becker."),
+    ("How fast is the internet?", "100 Mbps", "The answer is 100 Mbps."),
+    ("Who is the Practice Manager?", "Maria Lopez", "Maria Lopez is the Practice Manager."),
+    ("Who is my doctor?", "Dr. Ana Silva", "Dr. Ana Silva is your doctor."),
+    ("What does Tom Becker do?", "A&E nurse", "Tom Becker is the A&E nurse."),
     ("Tell me something", "blue", "The answer is blue."),
 ])
 def test_an_answer_is_said_back_as_a_short_sentence(question, answer, sentence):
