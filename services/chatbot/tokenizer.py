@@ -96,6 +96,8 @@ def _letter_case(word: str) -> str:
     """upper / capital / lower by the letters' own case (str methods know every script's
     cases); a word of a script without case ("李明") is "other"."""
     letters = [c for c in word if c.isalpha()]
+    if not letters:  # "³", "½", "Ⅻ": numeric signs that regex \w counts as letters
+        return "other"
     if len(letters) >= 2 and word.isalpha() and word.isupper():
         return "upper"
     if letters[0].isupper():

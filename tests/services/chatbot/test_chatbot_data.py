@@ -14,8 +14,8 @@ import pytest
 
 from services.chatbot import data
 from services.chatbot.encoding import UNK, Vocab, decode_steps, encode
-from services.chatbot.tokenizer import (detokenize, normalize_answer, shape, span_text, tokenize,
-                                        words)
+from services.chatbot.tokenizer import (SHAPES, detokenize, normalize_answer, shape, span_text,
+                                        tokenize, words)
 
 ROOT = Path(__file__).resolve().parents[3]
 SHIFTED = ROOT / "services" / "chatbot" / "eval" / "shifted.json"
@@ -221,6 +221,7 @@ def test_day_ranges_match_the_days_they_hold(text, day, covered):
     ("łódź", "lower"), ("Владимир", "capital"), ("ΑΘΗΝΑ", "upper"), ("李明", "other"),
     ("Nguyễn", "capital"), ("O'Neill", "capital"), ("iPhone", "other"), ("UK", "upper"),
     ("_", "punct"), ("!", "punct"), ("C1.05", "code"), ("G.14", "code"),
+    ("³", "other"), ("½", "other"), ("Ⅻ", "other"), ("m²", "lower"),  # found by fuzzing
 ])
 def test_accented_words_and_room_codes_get_their_shapes(token, kind):
     assert shape(token) == kind
@@ -259,3 +260,11 @@ def test_default_context_questions_are_answerable_from_context_file():
     context = data.default_context()
     assert len(data.DEFAULT_CONTEXT_QA) >= 20
     assert all(answer in context for _, answer in data.DEFAULT_CONTEXT_QA)
+
+
+def test_every_character_tokenizes_and_gets_a_shape():
+    # fuzzing found "³" crashing the shape of a word (a 500 on /predict); try them all
+    text = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    for start in range(0, len(text), 4096):
+        for token in tokenize(text[start:start + 4096]):
+            assert shape(token.text) in SHAPES
