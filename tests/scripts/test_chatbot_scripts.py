@@ -1,6 +1,6 @@
-"""scripts/chatbot-grounding-scan.py, run as a newcomer runs it: it prints the figure
-MODEL.md quotes (false abstentions of the grounding check on the written questions),
-and that figure stays small."""
+"""The chatbot's scripts, run as a newcomer runs them: scripts/chatbot-grounding-scan.py
+prints the figure MODEL.md quotes (false abstentions of the grounding check on the written
+questions), and scripts/chatbot-dev-decisions.py the rule that chose the shipped model."""
 
 import os
 import re
@@ -37,3 +37,16 @@ def test_the_model_card_quotes_what_the_scan_prints():
     k, n, k_un, n_un = (int(g.replace(",", "")) for g in quoted.groups())
     counts = scan_counts()
     assert counts["answerable"] == (k, n) and counts["unanswerable"] == (k_un, n_un)
+
+
+def test_the_dev_decisions_script_sums_its_sets_for_the_shipped_model():
+    model = ROOT / "services" / "chatbot" / "artifacts" / "model"
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "chatbot-dev-decisions.py"),
+                           str(model)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.strip().splitlines()[-1]
+    total = int(re.search(r" total (\d+) ", line).group(1))
+    parts = re.findall(r"'(\w+)': \((\d+), (\d+), [\d.]+\)", line)
+    assert [name for name, _, _ in parts] == ["blind_dev", "written_dev", "shifted"]
+    assert total == sum(int(r) + int(a) for _, r, a in parts) > 200
