@@ -30,7 +30,8 @@ def decisions(answerer, items: dict[str, list]) -> dict[str, tuple[int, int, flo
     out = {}
     for name, its in items.items():
         f = evaluate.summarise(its, evaluate.run_raw(answerer, its), answerer)
-        out[name] = (round(f["exact_match"] * f["n"]), f["abstained"], round(f["f1"], 3))
+        right = evaluate.right_decisions(f)
+        out[name] = (right - f["abstained"], f["abstained"], round(f["f1"], 3))
     return out
 
 

@@ -166,6 +166,11 @@ def evaluate_all(answerer, n: int = 1000, seed: int = data.DEFAULT_SEED,
     return figures
 
 
+def right_decisions(figures: dict) -> int:
+    """Right answers plus abstentions on unanswerable questions: what choices maximise."""
+    return round(figures["exact_match"] * figures["n"]) + figures["abstained"]
+
+
 def tune(answerer, n: int, seed: int) -> dict:
     """Abstention thresholds maximising right decisions (right answers + abstentions on
     unanswerable questions) while keeping MIN_KEPT of the right answers, on the dev set:
@@ -178,7 +183,7 @@ def tune(answerer, n: int, seed: int) -> dict:
         for min_conf in [x / 100 for x in range(0, 95, 5)]:
             answerer.no_answer_at, answerer.min_confidence = no_answer, min_conf
             f = summarise(items, raws, answerer)
-            right = f["exact_match"] * f["n"] + f["abstained"]
+            right = right_decisions(f)
             if f["kept"] < MIN_KEPT:  # the target keeps >= 90 % of right answers: margin
                 continue
             if best is None or right > best[0]:

@@ -74,12 +74,12 @@ def unsupported_names(question: str, context: str) -> list[str]:
     if question.upper() == question or _title_case(words):
         return []
     context_letters, context_words = _context_index(context)
-    return [w for w in words[1:] if w[0].isupper() and _is_name(w)
-            and not _mentioned(_stem(w), context_letters, context_words)]
+    capitalised = [(w, _stem(w)) for w in words[1:] if w[0].isupper()]  # each stemmed once
+    return [w for w, stem in capitalised if _is_name(stem)
+            and not _mentioned(stem, context_letters, context_words)]
 
 
-def _is_name(word: str) -> bool:
+def _is_name(stem: str) -> bool:
     """Not a title, greeting, question word, month or day ("Thursdays", "Tue", "weekends":
     the tokenizer's day_set, which the span model's day features use too)."""
-    stem = _stem(word)
     return stem not in NOT_NAMES and not day_set(stem)

@@ -54,8 +54,7 @@ _SHAPE_TESTS: tuple[tuple[str, re.Pattern], ...] = (
     ("phone", re.compile(f"(?:{_PHONE})$")),
     ("ordinal", re.compile(r"\d+(?:st|nd|rd|th)$", re.IGNORECASE)),
     ("number", re.compile(r"\d+(?:[.,]\d+)*$")),
-    ("code", re.compile(r"(?=.*\d)[A-Za-z0-9-]+$|[A-Za-z]{1,3}\.\d{1,3}$"
-                        r"|[A-Za-z]{1,2}\d{1,2}\.\d{1,3}$")),
+    ("code", re.compile(rf"(?=.*\d)[A-Za-z0-9-]+$|(?:{_CODE})$", re.IGNORECASE)),
     ("title", re.compile(r"[A-Za-z]{2,4}\.$")),
 )
 # letters of any script, with inner apostrophes and hyphens ("O'Neill", "Łódź", "Владимир")
