@@ -51,7 +51,7 @@ class Chatbot(Model):
     abstains when the context does not hold the answer."""
 
     name = "chatbot"
-    version = "1.1.0"
+    version = "1.2.0"   # retrained: written notices, abstention thresholds 0.2/0.6
     description = ("Desk assistant: answers questions about opening hours, rooms, phone "
                    "numbers, people and prices from a context paragraph, with a reply "
                    "sentence; says so when the context does not hold the answer.")
