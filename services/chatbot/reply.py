@@ -41,6 +41,10 @@ _ROLE = re.compile(r"^(?:who(?: is|'s)|what is the name of|which person is|"
                    r"(?: is| here)?$", re.I)
 _PERSON = re.compile(r"^(?:what does|what is|who is|what position does|what job does)"
                      r" (?P<n>.+?)(?:'s (?:job|role|position|job title)| do| have)?$", re.I)
+_DURATION = re.compile(r"^how long(?: (?P<v>does|do|will|is|are)|(?P<is>'s)) (?P<s>.+?)"
+                       r"(?: (?:last|take|run|be|go on for))?(?: for)?$", re.I)
+_BRING = re.compile(r"^what (?:do|should|must|shall) (?:i|we) (?:need to |have to )?bring"
+                    r"(?P<rest>(?: with (?:me|us))?(?: (?:to|for) .+)?)$", re.I)
 _PURPOSE = re.compile(r"\bto (?!reach\b|call\b|ring\b)(?P<p>.+)$", re.I)
 _DEPT = (re.compile(r"^what(?:'s| is) (?P<d>the (?!phone\b|telephone\b).+?) (?:phone |telephone )?number$", re.I),
          re.compile(r"\b(?:for|of) (?P<d>.+?)(?: by phone)?$", re.I),
@@ -152,6 +156,41 @@ def _role(q: str, a: str) -> str:
     return f"{m.group('n')} is {_article(a)}{a}" if m and _is_name(m.group("n")) else ""
 
 
+def _duration(q: str, a: str) -> str:
+    """"How long does a check-up take?" -> "A check-up takes 40 minutes"; "How long is
+    the notice period?" -> "The notice period is 4 weeks"; "How long does it take to
+    cut a key?" -> "It takes 5 mins to cut a key"."""
+    m = _DURATION.match(q)
+    subject, rest = _split_verb(m.group("s"))
+    if re.match(r"(?:i|we|you)\b", subject, re.I) or re.search(r"\bbe\b|[?!]", subject, re.I):
+        return ""  # "How long do I have to cancel?", "How long will my dog be there?"
+    subject = _the(_your(subject))
+    verb = {"does": "takes", "do": "take", "will": "will take", "is": "is", "are": "are",
+            "": "is"}[(m.group("v") or "").lower()]
+    valid = re.match(r"(?P<s>.+) (?P<adj>valid|open|available)$", subject)
+    if valid and verb in ("is", "are"):  # "How long is a return ticket valid for?"
+        return f"{valid.group('s')} {verb} {valid.group('adj')} for {a}"
+    return f"{subject} {verb} {a}{_your(rest)}"
+
+
+def _split_verb(phrase: str) -> tuple[str, str]:
+    """"it take to cut a key" -> ("it", " to cut a key"): the subject, and what follows
+    its verb."""
+    parts = re.split(r"\s(?:take|last)\b", phrase, maxsplit=1)
+    return parts[0], (parts[1] if len(parts) > 1 else "")
+
+
+def _bring(q: str, a: str) -> str:
+    """"What do I need to bring to join?" -> "You need to bring proof of address to join"."""
+    return f"You need to bring {a}{_your(_BRING.match(q).group('rest'))}"
+
+
+def _your(phrase: str) -> str:
+    """The visitor's words turned to the desk's: "my" -> "your", "me" -> "you"."""
+    return re.sub(r"\b(?:my|me)\b", lambda m: {"my": "your", "me": "you"}[m.group().lower()],
+                  phrase, flags=re.I)
+
+
 def _article(phrase: str) -> str:
     """"the " before a role, unless the span brings its own ("our hygienist")."""
     return "" if _DETERMINER.match(phrase) else "the "
@@ -181,8 +220,12 @@ def _wifi(q: str, a: str) -> str:
 
 _PLACE_ANSWER = re.compile(r"^(?:room|unit|suite)\b|\b(?:floor|level|basement|mezzanine)\b",
                            re.I)
+_UNIT = re.compile(r"\b(?:min|mins|minutes?|hrs?|hours?|days?|weeks?|months?|years?|nights?)\b"
+                   r"|\d(?:-| )?(?:minute|hour|day|week|month|year)\b", re.I)
 _RULES = (
     (lambda q, a, k: bool(_SUBJECT_PLACE.match(q) or _PLACE_ANSWER.search(a)), _place),
+    (lambda q, a, k: bool(_DURATION.match(q) and _UNIT.search(a)), _duration),
+    (lambda q, a, k: bool(_BRING.match(q)), _bring),
     (lambda q, a, k: _asks_wifi(q, k), _wifi),
     (lambda q, a, k: a.lower() == "closed" or "time" in k, _hours),
     (lambda q, a, k: "price" in k, _price),
