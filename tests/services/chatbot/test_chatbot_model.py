@@ -14,12 +14,12 @@ from services.chatbot.answerer import (DEFAULT_ARTIFACT, MAX_CONTEXT_CHARS, MAX_
 ROOT = Path(__file__).resolve().parents[3]
 # Floors a little under the shipped model's measured figures (MODEL.md), so a retrain that
 # loses the shifted-set accuracy fails here.
-SHIFTED_EXACT_MATCH_FLOOR = 0.90  # measured 0.944 (51 of 54)
+SHIFTED_EXACT_MATCH_FLOOR = 0.88  # measured 0.926 (50 of 54)
 SHIFTED_ABSTAINED_FLOOR = 11  # measured 12 of 12
-BLIND_EXACT_MATCH_FLOOR = {"blind_dev": 0.86, "blind_test": 0.72, "blind_fresh": 0.59,
-                           "written_dev": 0.48}  # measured 0.900, 0.767, 0.633, 0.527
-BLIND_ABSTAINED_FLOOR = {"blind_dev": 10, "blind_test": 9, "blind_fresh": 9,
-                         "written_dev": 44}  # measured 12, 10, 10 of 12 and 47 of 60
+BLIND_EXACT_MATCH_FLOOR = {"blind_dev": 0.86, "blind_test": 0.80, "blind_fresh": 0.63,
+                           "written_dev": 0.54}  # measured 0.900, 0.867, 0.667, 0.567
+BLIND_ABSTAINED_FLOOR = {"blind_dev": 10, "blind_test": 10, "blind_fresh": 10,
+                         "written_dev": 51}  # measured 11, 11, 11 of 12 and 54 of 60
 BLIND_SIZES = {"written_dev": (150, 60)}  # the others: 30 answerable, 12 unanswerable
 
 # Entity values found in no generator pool: names, room, phone, price, email, times.
