@@ -35,6 +35,9 @@ WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’.\-](?=[^\W\d_]))*")
 # letters NFKD does not take apart
 _FOLD = str.maketrans({"ø": "o", "ł": "l", "æ": "ae", "ß": "ss", "đ": "d", "œ": "oe",
                        "þ": "th", "ı": "i"})
+# "I'm ringing from France": where the visitor is, not something the notice must name
+ORIGIN = re.compile(r"\b(?:calling|ringing|phoning|dialling|dialing|texting|travelling|"
+                    r"coming|visiting) (?:in )?from (?:a |an |the )?([^\W\d_]+)", re.I)
 MIN_SUBSTRING = 3  # shorter words must match a whole context word, not part of one
 TITLE_WORD = 3  # words longer than this are capitalised in a title-case question
 
@@ -74,7 +77,9 @@ def unsupported_names(question: str, context: str) -> list[str]:
     if question.upper() == question or _title_case(words):
         return []
     context_letters, context_words = _context_index(context)
-    capitalised = [(w, _stem(w)) for w in words[1:] if w[0].isupper()]  # each stemmed once
+    origins = {m.group(1) for m in ORIGIN.finditer(question)}
+    capitalised = [(w, _stem(w)) for w in words[1:]  # each stemmed once
+                   if w[0].isupper() and w not in origins]
     return [w for w, stem in capitalised if _is_name(stem)
             and not _mentioned(stem, context_letters, context_words)]
 
