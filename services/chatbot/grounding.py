@@ -36,8 +36,9 @@ WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’.\-](?=[^\W\d_]))*")
 _FOLD = str.maketrans({"ø": "o", "ł": "l", "æ": "ae", "ß": "ss", "đ": "d", "œ": "oe",
                        "þ": "th", "ı": "i"})
 # "I'm ringing from France": where the visitor is, not something the notice must name
-ORIGIN = re.compile(r"\b(?:calling|ringing|phoning|dialling|dialing|texting|travelling|"
-                    r"coming|visiting) (?:in )?from (?:a |an |the )?([^\W\d_]+)", re.I)
+ORIGIN = re.compile(r"\b(?i:calling|ringing|phoning|dialling|dialing|texting) (?i:in )?"
+                    r"(?i:from) (?i:a |an |the )?(?P<place>[^\W\d_][\w'’.]*"
+                    r"(?:[ -](?:on|upon|de|la|le|[A-ZÀ-ÞĀ-Ž][\w'’.]*))*)")
 MIN_SUBSTRING = 3  # shorter words must match a whole context word, not part of one
 TITLE_WORD = 3  # words longer than this are capitalised in a title-case question
 
@@ -73,15 +74,23 @@ def _title_case(words: list[str]) -> bool:
 
 def unsupported_names(question: str, context: str) -> list[str]:
     """The question's names (capitalised words after the first) absent from `context`."""
-    words = WORD.findall(question)
+    found = list(WORD.finditer(question))
+    words = [m.group() for m in found]
     if question.upper() == question or _title_case(words):
         return []
     context_letters, context_words = _context_index(context)
-    origins = {m.group(1) for m in ORIGIN.finditer(question)}
-    capitalised = [(w, _stem(w)) for w in words[1:]  # each stemmed once
-                   if w[0].isupper() and w not in origins]
+    origin = _origin_positions(question)
+    capitalised = [(m.group(), _stem(m.group())) for m in found[1:]  # each stemmed once
+                   if m.group()[0].isupper() and m.start() not in origin]
     return [w for w, stem in capitalised if _is_name(stem)
             and not _mentioned(stem, context_letters, context_words)]
+
+
+def _origin_positions(question: str) -> set[int]:
+    """Character positions of the place a caller rings from ("from the UK", "from a
+    French mobile", "from New Zealand"): only those words are let pass."""
+    spans = [m.span("place") for m in ORIGIN.finditer(question)]
+    return {i for start, end in spans for i in range(start, end)}
 
 
 def _is_name(stem: str) -> bool:

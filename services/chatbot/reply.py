@@ -42,8 +42,12 @@ _ROLE = re.compile(r"^(?:who(?: is|'s)|what is the name of|which person is|"
 _PERSON = re.compile(r"^(?:what does|what is|who is|what position does|what job does)"
                      r" (?P<n>.+?)(?:'s (?:job|role|position|job title)| do| have)?$", re.I)
 _DURATION = re.compile(r"^how long(?: (?P<v>does|do|will|is|are)|(?P<is>'s)) (?P<s>.+?)"
-                       r"(?: (?:last|take|run|be|go on for))?(?: for)?$", re.I)
-_BRING = re.compile(r"^what (?:do|should|must|shall) (?:i|we) (?:need to |have to )?bring"
+                       r"(?: (?P<verb>last|take|run|go on for))?(?: for)?$", re.I)
+_VERB_FORMS = {"does": "{}s", "do": "{}", "will": "will {}"}  # "last" -> "lasts"
+_NOT_A_SUBJECT = re.compile(r"^(?:i|we|you)\b|\b(?:be|need|needs|have|has|take|takes|last|"
+                            r"open|closed|on)\b|[?!]", re.I)
+_YOURS = {"my": "your", "me": "you", "with us": "with you"}
+_BRING = re.compile(r"^what (?P<modal>do|should|must|shall) (?:i|we) (?:need to |have to )?bring"
                     r"(?P<rest>(?: with (?:me|us))?(?: (?:to|for) .+)?)$", re.I)
 _PURPOSE = re.compile(r"\bto (?!reach\b|call\b|ring\b)(?P<p>.+)$", re.I)
 _DEPT = (re.compile(r"^what(?:'s| is) (?P<d>the (?!phone\b|telephone\b).+?) (?:phone |telephone )?number$", re.I),
@@ -53,7 +57,7 @@ _DEPT = (re.compile(r"^what(?:'s| is) (?P<d>the (?!phone\b|telephone\b).+?) (?:p
 
 def reply(question: str, answer: str | None) -> str:
     """A sentence to say or show: the answer in a short sentence, or :data:`NO_ANSWER`."""
-    if not answer:
+    if not answer or not answer.strip():
         return NO_ANSWER
     q = _clean(question)
     kinds = {shape(t) for t in words(answer)}
@@ -67,7 +71,7 @@ def reply(question: str, answer: str | None) -> str:
 
 def _clean(question: str) -> str:
     """The question without greetings, "please" and the final punctuation."""
-    q = question.strip()
+    q = " ".join(question.split())  # one space between words: no runs for the regexes
     while True:
         cut = _COURTESY.sub("", q)
         if cut == q:
@@ -162,32 +166,46 @@ def _duration(q: str, a: str) -> str:
     cut a key?" -> "It takes 5 mins to cut a key"."""
     m = _DURATION.match(q)
     subject, rest = _split_verb(m.group("s"))
-    if re.match(r"(?:i|we|you)\b", subject, re.I) or re.search(r"\bbe\b|[?!]", subject, re.I):
+    if _NOT_A_SUBJECT.search(subject):
         return ""  # "How long do I have to cancel?", "How long will my dog be there?"
-    subject = _the(_your(subject))
-    verb = {"does": "takes", "do": "take", "will": "will take", "is": "is", "are": "are",
-            "": "is"}[(m.group("v") or "").lower()]
-    valid = re.match(r"(?P<s>.+) (?P<adj>valid|open|available)$", subject)
+    valid = re.match(r"(?P<s>.+) (?P<adj>valid|available)$", subject)
+    subject = _the(_your(valid.group("s") if valid else subject))
+    verb = _duration_verb(m.group("v"), m.group("verb") or ("take" if rest else None))
     if valid and verb in ("is", "are"):  # "How long is a return ticket valid for?"
-        return f"{valid.group('s')} {verb} {valid.group('adj')} for {a}"
+        return f"{subject} {verb} {valid.group('adj')} for {a}"
     return f"{subject} {verb} {a}{_your(rest)}"
+
+
+def _duration_verb(auxiliary: str | None, verb: str | None) -> str:
+    """The question's own verb said of the subject: ("does", "last") -> "lasts"."""
+    aux = (auxiliary or "is").casefold()  # casefold: "doeſ" -> "does"
+    if aux not in _VERB_FORMS:
+        return "are" if aux == "are" else "is"
+    first, _, tail = (verb or "take").partition(" ")
+    formed = _VERB_FORMS[aux].format("goe" if first == "go" and aux == "does" else first)
+    return f"{formed} {tail}".strip()
 
 
 def _split_verb(phrase: str) -> tuple[str, str]:
     """"it take to cut a key" -> ("it", " to cut a key"): the subject, and what follows
     its verb."""
-    parts = re.split(r"\s(?:take|last)\b", phrase, maxsplit=1)
+    parts = re.split(r"\s(?:take|takes)(?=\sto\s)", phrase, maxsplit=1)
     return parts[0], (parts[1] if len(parts) > 1 else "")
 
 
 def _bring(q: str, a: str) -> str:
-    """"What do I need to bring to join?" -> "You need to bring proof of address to join"."""
-    return f"You need to bring {a}{_your(_BRING.match(q).group('rest'))}"
+    """"What do I need to bring to join?" -> "You need to bring proof of address to join";
+    "What should I bring?" -> "You should bring …"."""
+    m = _BRING.match(q)
+    if re.search(r"[?!]", m.group("rest")):
+        return ""  # a second question after the first: say only the answer
+    modal = "should" if m.group("modal").casefold() == "should" else "need to"
+    return f"You {modal} bring {a}{_your(m.group('rest'))}"
 
 
 def _your(phrase: str) -> str:
     """The visitor's words turned to the desk's: "my" -> "your", "me" -> "you"."""
-    return re.sub(r"\b(?:my|me)\b", lambda m: {"my": "your", "me": "you"}[m.group().lower()],
+    return re.sub(r"\b(?:my|me|with us)\b", lambda m: _YOURS.get(m.group().casefold(), "you"),
                   phrase, flags=re.I)
 
 
@@ -220,11 +238,14 @@ def _wifi(q: str, a: str) -> str:
 
 _PLACE_ANSWER = re.compile(r"^(?:room|unit|suite)\b|\b(?:floor|level|basement|mezzanine)\b",
                            re.I)
+_AMOUNT = re.compile(r"\d|\b(?:an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+                     r"twelve|twenty|thirty|half|few|several|couple)\b", re.I)
 _UNIT = re.compile(r"\b(?:min|mins|minutes?|hrs?|hours?|days?|weeks?|months?|years?|nights?)\b"
                    r"|\d(?:-| )?(?:minute|hour|day|week|month|year)\b", re.I)
 _RULES = (
     (lambda q, a, k: bool(_SUBJECT_PLACE.match(q) or _PLACE_ANSWER.search(a)), _place),
-    (lambda q, a, k: bool(_DURATION.match(q) and _UNIT.search(a)), _duration),
+    (lambda q, a, k: bool(_DURATION.match(q) and _UNIT.search(a) and _AMOUNT.search(a)),
+     _duration),
     (lambda q, a, k: bool(_BRING.match(q)), _bring),
     (lambda q, a, k: _asks_wifi(q, k), _wifi),
     (lambda q, a, k: a.lower() == "closed" or "time" in k, _hours),

@@ -17,6 +17,9 @@ CONTEXT = ("Welcome to Joe's Cafe. We open at 8am on weekdays. Free Wi-Fi: netwo
     ("Is there WiFi in the UK office?", ["UK"]),
     ("Hi. Is Dr Okafor in today?", ["Okafor"]),
     ("I'm calling from France, is Dr Okafor in?", ["Okafor"]),  # only the origin is let pass
+    ("Calling from Patel Ltd, is Dr Patel in today?", ["Patel"]),  # by position, not spelling
+    ("I'm calling from France which number is Dr Okafor on", ["Okafor"]),
+    ("Is the coach coming from York late?", ["York"]),  # a place asked about
     ("What does Zoë do?", ["Zoë"]),  # a name's accents kept whole
 ])
 def test_names_the_context_never_mentions_are_found(question, names):
@@ -38,6 +41,8 @@ def test_names_the_context_never_mentions_are_found(question, names):
     "Priya, when do you open?",           # the first word is never checked
     "I'm calling from France, which number do I dial?",  # where the caller is
     "Hi, I'm ringing from a French mobile - which number?",
+    "I'm ringing from New Zealand, which number?",  # a place of several words
+    "calling from Stoke-on-Trent, which number?",
     "",
 ])
 def test_mentioned_words_titles_days_and_title_case_are_not_flagged(question):

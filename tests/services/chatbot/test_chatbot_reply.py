@@ -7,7 +7,7 @@ from services.chatbot.reply import NO_ANSWER, reply
 
 
 @pytest.mark.parametrize("question,answer,sentence", [
-    ("How long does an appointment last?", "40 minutes", "An appointment takes 40 minutes."),
+    ("How long does an appointment last?", "40 minutes", "An appointment lasts 40 minutes."),
     ("how long is the notice period", "4 weeks", "The notice period is 4 weeks."),
     ("How long do the tours take?", "90 minutes", "The tours take 90 minutes."),
     ("how long's the wait", "about 20 minutes", "The wait is about 20 minutes."),
@@ -21,9 +21,18 @@ from services.chatbot.reply import NO_ANSWER, reply
     ("How long is the library open on Sunday?", "noon till 5", "We are open noon till 5 on Sunday."),
     ("what do I need to bring to join", "proof of address",
      "You need to bring proof of address to join."),
-    ("What should I bring with me?", "photo ID", "You need to bring photo ID with you."),
+    ("What should I bring with me?", "photo ID", "You should bring photo ID with you."),
     ("what should I bring to my appointment", "your student card",
-     "You need to bring your student card to your appointment."),
+     "You should bring your student card to your appointment."),
+    ("How long does the warranty last?", "2 years", "The warranty lasts 2 years."),
+    ("How long does the festival go on for?", "3 days", "The festival goes on for 3 days."),
+    ("How long will my dog need to stay?", "3 hours", "The answer is 3 hours."),
+    ("How long does the last bus take?", "20 minutes", "The answer is 20 minutes."),
+    ("How long is the library open on Sunday?", "10 hours", "The answer is 10 hours."),
+    ("How long doeſ it take?", "5 minutes", "It takes 5 minutes."),  # casefolds to "does"
+    ("How long İs the wait?", "5 minutes", "The wait is 5 minutes."),
+    ("What should we bring with us to the party?", "a dish",
+     "You should bring a dish with you to the party."),
     ("What do I need to bring for a test ride?", "photo ID and a £500 deposit",
      "You need to bring photo ID and a £500 deposit for a test ride."),
     ("When do you open on Monday?", "9:00", "We open at 9:00 on Monday."),
@@ -73,7 +82,12 @@ def test_an_answer_is_said_back_as_a_short_sentence(question, answer, sentence):
     assert reply(question, answer) == sentence
 
 
-@pytest.mark.parametrize("answer", [None, ""])
+@pytest.mark.parametrize("answer", [None, "", "   "])
 def test_an_abstention_says_the_information_does_not_hold_it(answer):
     assert reply("Is there a discount for students?", answer) == NO_ANSWER
     assert NO_ANSWER.startswith("Sorry, I can't find that")
+
+
+def test_a_long_run_of_spaces_is_said_back_at_once():
+    # the trailing-punctuation pattern once took minutes on 5,000 spaces
+    assert reply("How long is" + " " * 5000 + "the wait?", "5 minutes") == "The wait is 5 minutes."
