@@ -30,8 +30,7 @@ def decisions(answerer, items: dict[str, list]) -> dict[str, tuple[int, int, flo
     out = {}
     for name, its in items.items():
         f = evaluate.summarise(its, evaluate.run_raw(answerer, its), answerer)
-        right = evaluate.right_decisions(f)
-        out[name] = (right - f["abstained"], f["abstained"], round(f["f1"], 3))
+        out[name] = (evaluate.right_answers(f), f["abstained"], round(f["f1"], 3))
     return out
 
 

@@ -166,9 +166,14 @@ def evaluate_all(answerer, n: int = 1000, seed: int = data.DEFAULT_SEED,
     return figures
 
 
+def right_answers(figures: dict) -> int:
+    """Answerable questions answered exactly (exact match is a share of ``n``)."""
+    return round(figures["exact_match"] * figures["n"])
+
+
 def right_decisions(figures: dict) -> int:
     """Right answers plus abstentions on unanswerable questions: what choices maximise."""
-    return round(figures["exact_match"] * figures["n"]) + figures["abstained"]
+    return right_answers(figures) + figures["abstained"]
 
 
 def tune(answerer, n: int, seed: int) -> dict:

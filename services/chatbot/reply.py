@@ -41,9 +41,11 @@ _ROLE = re.compile(r"^(?:who(?: is|'s)|what is the name of|which person is|"
                    r"(?: is| here)?$", re.I)
 _PERSON = re.compile(r"^(?:what does|what is|who is|what position does|what job does)"
                      r" (?P<n>.+?)(?:'s (?:job|role|position|job title)| do| have)?$", re.I)
-_DURATION = re.compile(r"^how long(?: (?P<v>does|do|will|is|are)|(?P<is>'s)) (?P<s>.+?)"
+_DURATION = re.compile(r"^how long(?: (?P<v>does|do|will|is|are)|'s) (?P<s>.+?)"
                        r"(?: (?P<verb>last|take|run|go on for))?(?: for)?$", re.I)
-_VERB_FORMS = {"does": "{}s", "do": "{}", "will": "will {}"}  # "last" -> "lasts"
+_VERB_FORMS = {"does": "{}", "do": "{}", "will": "will {}"}
+# The question's verb in the third person, after "does": "How long does it last?" -> "lasts".
+_THIRD_PERSON = {"take": "takes", "last": "lasts", "run": "runs", "go on for": "goes on for"}
 _NOT_A_SUBJECT = re.compile(r"^(?:i|we|you)\b|\b(?:be|need|needs|have|has|take|takes|last|"
                             r"open|closed|on)\b|[?!]", re.I)
 _YOURS = {"my": "your", "me": "you", "with us": "with you"}
@@ -181,9 +183,8 @@ def _duration_verb(auxiliary: str | None, verb: str | None) -> str:
     aux = (auxiliary or "is").casefold()  # casefold: "doeſ" -> "does"
     if aux not in _VERB_FORMS:
         return "are" if aux == "are" else "is"
-    first, _, tail = (verb or "take").partition(" ")
-    formed = _VERB_FORMS[aux].format("goe" if first == "go" and aux == "does" else first)
-    return f"{formed} {tail}".strip()
+    verb = (verb or "take").casefold()
+    return _VERB_FORMS[aux].format(_THIRD_PERSON[verb] if aux == "does" else verb)
 
 
 def _split_verb(phrase: str) -> tuple[str, str]:
