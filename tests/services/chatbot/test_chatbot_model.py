@@ -14,12 +14,13 @@ from services.chatbot.answerer import (DEFAULT_ARTIFACT, MAX_CONTEXT_CHARS, MAX_
 ROOT = Path(__file__).resolve().parents[3]
 # Floors a little under the shipped model's measured figures (MODEL.md), so a retrain that
 # loses the shifted-set accuracy fails here.
-SHIFTED_EXACT_MATCH_FLOOR = 0.88  # measured 0.926 (50 of 54)
+SHIFTED_EXACT_MATCH_FLOOR = 0.94  # measured 0.982 (53 of 54)
 SHIFTED_ABSTAINED_FLOOR = 11  # measured 12 of 12
-BLIND_EXACT_MATCH_FLOOR = {"blind_dev": 0.86, "blind_test": 0.80, "blind_fresh": 0.63,
-                           "written_dev": 0.54}  # measured 0.900, 0.867, 0.667, 0.567
+BLIND_EXACT_MATCH_FLOOR = {"blind_dev": 0.86, "blind_test": 0.86, "blind_fresh": 0.73,
+                           "written_dev": 0.55}  # measured 0.900, 0.900, 0.767, 0.580
+# 10 of 12 is the target; the shipped model abstains on exactly 10 of the sealed two.
 BLIND_ABSTAINED_FLOOR = {"blind_dev": 10, "blind_test": 10, "blind_fresh": 10,
-                         "written_dev": 51}  # measured 11, 11, 11 of 12 and 54 of 60
+                         "written_dev": 50}  # measured 11, 10, 10 of 12 and 52 of 60
 BLIND_SIZES = {"written_dev": (150, 60)}  # the others: 30 answerable, 12 unanswerable
 
 # Entity values found in no generator pool: names, room, phone, price, email, times.
