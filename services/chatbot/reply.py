@@ -46,7 +46,7 @@ _DURATION = re.compile(r"^how long(?: (?P<v>does|do|will|is|are)|'s) (?P<s>.+?)"
 _VERB_FORMS = {"does": "{}", "do": "{}", "will": "will {}"}
 # The question's verb in the third person, after "does": "How long does it last?" -> "lasts".
 _THIRD_PERSON = {"take": "takes", "last": "lasts", "run": "runs", "go on for": "goes on for"}
-_NOT_A_SUBJECT = re.compile(r"^(?:i|we|you)\b|\b(?:be|need|needs|have|has|take|takes|last|"
+_NOT_A_SUBJECT = re.compile(r"^(?:i|we|you)\b|\b(?:be|need|needs|have|has|take|takes|last|lasts|runs|goes|"
                             r"open|closed|on)\b|[?!]", re.I)
 _YOURS = {"my": "your", "me": "you", "with us": "with you"}
 _BRING = re.compile(r"^what (?P<modal>do|should|must|shall) (?:i|we) (?:need to |have to )?bring"
@@ -184,13 +184,13 @@ def _duration_verb(auxiliary: str | None, verb: str | None) -> str:
     if aux not in _VERB_FORMS:
         return "are" if aux == "are" else "is"
     verb = (verb or "take").casefold()
-    return _VERB_FORMS[aux].format(_THIRD_PERSON[verb] if aux == "does" else verb)
+    return _VERB_FORMS[aux].format(_THIRD_PERSON.get(verb, f"{verb}s") if aux == "does" else verb)
 
 
 def _split_verb(phrase: str) -> tuple[str, str]:
     """"it take to cut a key" -> ("it", " to cut a key"): the subject, and what follows
     its verb."""
-    parts = re.split(r"\s(?:take|takes)(?=\sto\s)", phrase, maxsplit=1)
+    parts = re.split(r"\s(?:take|takes)(?=\sto\s)", phrase, maxsplit=1, flags=re.I)
     return parts[0], (parts[1] if len(parts) > 1 else "")
 
 

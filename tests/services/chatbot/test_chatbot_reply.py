@@ -30,6 +30,9 @@ from services.chatbot.reply import NO_ANSWER, reply
     ("How long does the last bus take?", "20 minutes", "The answer is 20 minutes."),
     ("How long is the library open on Sunday?", "10 hours", "The answer is 10 hours."),
     ("How long doeſ it take?", "5 minutes", "It takes 5 minutes."),  # casefolds to "does"
+    ("How long does it Go On For?", "3 days", "It goes on for 3 days."),  # the verb casefolded
+    ("How long does it TAKE TO cut a key?", "5 mins", "It takes 5 mins TO cut a key."),  # words kept
+    ("How long does it lasts?", "2 hours", "The answer is 2 hours."),  # no "It lasts takes"
     ("How long İs the wait?", "5 minutes", "The wait is 5 minutes."),
     ("What should we bring with us to the party?", "a dish",
      "You should bring a dish with you to the party."),
