@@ -41,11 +41,11 @@ _ROLE = re.compile(r"^(?:who(?: is|'s)|what is the name of|which person is|"
                    r"(?: is| here)?$", re.I)
 _PERSON = re.compile(r"^(?:what does|what is|who is|what position does|what job does)"
                      r" (?P<n>.+?)(?:'s (?:job|role|position|job title)| do| have)?$", re.I)
-_DURATION = re.compile(r"^how long(?: (?P<v>does|do|will|is|are)|'s) (?P<s>.+?)"
-                       r"(?: (?P<verb>last|take|run|go on for))?(?: for)?$", re.I)
-_VERB_FORMS = {"does": "{}", "do": "{}", "will": "will {}"}
-# The question's verb in the third person, after "does": "How long does it last?" -> "lasts".
+# The verbs a duration question may end with, and each in the third person, after "does":
+# "How long does it last?" -> "lasts". The pattern below is built from these keys.
 _THIRD_PERSON = {"take": "takes", "last": "lasts", "run": "runs", "go on for": "goes on for"}
+_DURATION = re.compile(r"^how long(?: (?P<v>does|do|will|is|are)|'s) (?P<s>.+?)"
+                       rf"(?: (?P<verb>{'|'.join(_THIRD_PERSON)}))?(?: for)?$", re.I)
 _NOT_A_SUBJECT = re.compile(r"^(?:i|we|you)\b|\b(?:be|need|needs|have|has|take|takes|last|lasts|runs|goes|"
                             r"open|closed|on)\b|[?!]", re.I)
 _YOURS = {"my": "your", "me": "you", "with us": "with you"}
@@ -181,10 +181,12 @@ def _duration(q: str, a: str) -> str:
 def _duration_verb(auxiliary: str | None, verb: str | None) -> str:
     """The question's own verb said of the subject: ("does", "last") -> "lasts"."""
     aux = (auxiliary or "is").casefold()  # casefold: "doeſ" -> "does"
-    if aux not in _VERB_FORMS:
+    if aux not in ("does", "do", "will"):  # "is", "are", "'s", or a casefold oddity ("wi̇ll")
         return "are" if aux == "are" else "is"
-    verb = (verb or "take").casefold()
-    return _VERB_FORMS[aux].format(_THIRD_PERSON.get(verb, f"{verb}s") if aux == "does" else verb)
+    verb = (verb or "take").casefold()  # one of _THIRD_PERSON's keys: the pattern says so
+    if aux == "does":
+        return _THIRD_PERSON[verb]
+    return f"will {verb}" if aux == "will" else verb
 
 
 def _split_verb(phrase: str) -> tuple[str, str]:
