@@ -1,12 +1,14 @@
 """The shipped detector: a small CenterNet-style CNN and its TF OD API serving function.
 
 The network sees a 128x128 letterboxed image (the longer side scaled to 128, the rest
-padded with black, so shapes keep their proportions) and predicts, on a 16x16 grid
-(stride 8), one heat map per class whose peaks are object centres, plus the box size and
-the centre's offset within its cell. The exported serving function takes the TF Object
-Detection API's input (``input_tensor``: uint8 [1, H, W, 3]), letterboxes, runs the
-network, decodes the peaks into boxes and applies per-class non-maximum suppression, and
-answers with the API's outputs, with boxes normalised to the *original* image.
+padded with black, so shapes keep their proportions) and predicts, on a 32x32 grid
+(stride 4: the features of strides 8 and 16 are brought back up to meet those of stride
+4, where a small shape is still a few cells wide), one heat map per class whose peaks
+are object centres, plus the box size and the centre's offset within its cell. The
+exported serving function takes the TF Object Detection API's input (``input_tensor``:
+uint8 [1, H, W, 3]), letterboxes, runs the network, decodes the peaks into boxes and
+applies per-class non-maximum suppression, and answers with the API's outputs, with
+boxes normalised to the *original* image.
 
 TensorFlow is imported inside functions: the service and its tests import
 :mod:`services.object_detection` without loading TensorFlow before gunicorn forks.
@@ -20,7 +22,7 @@ import numpy as np
 from .shapes import LABELS, Scene
 
 INPUT_SIZE = 128
-STRIDE = 8
+STRIDE = 4
 GRID = INPUT_SIZE // STRIDE
 NUM_CLASSES = len(LABELS)
 #: Channels of the target array: heat map per class, size (w, h), offset (x, y), mask.
@@ -65,12 +67,14 @@ def build_network():
 
     image = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name="image")
     x = conv(image, 16, 2)                   # 64
-    x = conv(x, 24, 2)                       # 32
-    x = conv(x, 24)
-    c16 = conv(conv(x, 48, 2), 48)           # 16
+    c32 = conv(conv(x, 24, 2), 24)           # 32
+    c16 = conv(conv(c32, 48, 2), 48)         # 16
     c8 = conv(conv(c16, 96, 2), 96)          # 8: a wider view for the large shapes
     x = layers.Concatenate()([c16, layers.UpSampling2D(2)(conv(c8, 48, kernel=1))])
     x = conv(conv(x, 64), 64)
+    # back up to stride 4, where a small shape is still a few cells wide
+    x = layers.Concatenate()([c32, layers.UpSampling2D(2)(conv(x, 24, kernel=1))])
+    x = conv(conv(x, 24), 24)
     # a heat map starts near 0.1 everywhere (CenterNet's prior), so early training is
     # not swamped by the many empty cells
     heat = layers.Conv2D(NUM_CLASSES, 1, activation="sigmoid", name="heat",

@@ -2,7 +2,7 @@
 with the TF Object Detection API's signature.
 
     python -m services.object_detection.train [--out services/object_detection/artifacts]
-        [--scenes 10000] [--epochs 70] [--max-minutes 28] [--batch-size 32]
+        [--scenes 15000] [--epochs 100] [--max-minutes 28] [--batch-size 32]
 
 Writes ``<out>/model/`` (the SavedModel), ``<out>/label_map.pbtxt`` and
 ``<out>/meta.json`` (settings, timings, losses and the mAP@0.5 of evaluate.py on a
@@ -34,9 +34,9 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "artifacts"
 class TrainConfig:
     """Everything that determines a trained detector."""
 
-    scenes: int = 10000
+    scenes: int = 15000
     validation_scenes: int = 300
-    epochs: int = 70
+    epochs: int = 100
     batch_size: int = 32
     learning_rate: float = 3e-3
     max_minutes: float = 28.0
@@ -87,7 +87,7 @@ _W, _H, _OX, _OY, _MASK = (NUM_CLASSES + k for k in range(5))
 
 def dihedral(images, targets):
     """A random flip of rows, of columns, and transposition of a batch of letterboxed
-    images [B, 128, 128, 3] and their targets [B, 16, 16, C], applied to both alike
+    images [B, 128, 128, 3] and their targets [B, 32, 32, C], applied to both alike
     (a flip mirrors a centre's offset in its cell; a transposition swaps width and
     height, and the offsets). Eight times the scenes, for nothing."""
     import tensorflow as tf
