@@ -2,8 +2,9 @@
 
     PYTHONPATH=$PWD .venv/bin/python scripts/chatbot-speed.py [--base COMMIT] [--rounds 3]
 
-The base commit's services/chatbot (code and committed artifact) is extracted with
-`git archive` into a temporary folder; each side then runs in its own subprocess
+The base commit's whole tree (code and committed artifacts) is extracted with
+`git archive` into a temporary folder, so that an old chatbot runs with the shared code
+of its own day, which later layouts moved; each side then runs in its own subprocess
 (`Answerer.load`, warm-up, then timed calls), alternating base / current `--rounds`
 times so that a change in the machine's load hits both alike. Timed: one question
 (median of 40 calls) and a batch of the 25 default-context questions (median of 15
@@ -49,9 +50,8 @@ print(json.dumps({"single_ms": single, "batch25_ms": batch, "single_min_ms": sin
 
 
 def extract_base(commit: str, into: Path) -> None:
-    """services/__init__.py and services/chatbot of `commit`, under `into`."""
-    archive = subprocess.run(["git", "archive", "--format=tar", commit, "services/__init__.py",
-                              "services/chatbot"], cwd=ROOT, check=True,
+    """The tree of `commit`, under `into`."""
+    archive = subprocess.run(["git", "archive", "--format=tar", commit], cwd=ROOT, check=True,
                              capture_output=True).stdout
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
@@ -60,9 +60,11 @@ def extract_base(commit: str, into: Path) -> None:
 def measure(pythonpath: str) -> dict:
     """One subprocess's timings with `pythonpath` first on the path."""
     env = {**os.environ, "PYTHONPATH": pythonpath, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    out = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=pythonpath.split(":")[0],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=pythonpath,
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"the timing run under {pythonpath} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -75,7 +77,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         extract_base(args.base, Path(tmp))
         for _ in range(args.rounds):
-            runs["base"].append(measure(f"{tmp}:{ROOT}"))
+            runs["base"].append(measure(tmp))
             runs["current"].append(measure(str(ROOT)))
     result = {side: {k: round(statistics.median(r[k] for r in rows), 1) for k in rows[0]}
               for side, rows in runs.items()}

@@ -3,7 +3,7 @@
 The network sees a 128x128 letterboxed image (the longer side scaled to 128, the rest
 padded with black, so shapes keep their proportions) and predicts, on a 32x32 grid
 (stride 4: the features of strides 8 and 16 are brought back up to meet those of stride
-4, where a small shape is still a few cells wide), one heat map per class whose peaks
+4, where a small shape covers at least a cell or two), one heat map per class whose peaks
 are object centres, plus the box size and the centre's offset within its cell. The
 exported serving function takes the TF Object Detection API's input (``input_tensor``:
 uint8 [1, H, W, 3]), letterboxes, runs the network, decodes the peaks into boxes and
@@ -66,13 +66,13 @@ def build_network():
         return layers.ReLU()(x)
 
     image = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name="image")
-    x = conv(image, 16, 2)                   # 64
-    c32 = conv(conv(x, 24, 2), 24)           # 32
-    c16 = conv(conv(c32, 48, 2), 48)         # 16
-    c8 = conv(conv(c16, 96, 2), 96)          # 8: a wider view for the large shapes
+    x = conv(image, 16, 2)                   # 64x64, stride 2
+    c32 = conv(conv(x, 24, 2), 24)           # 32x32, stride 4
+    c16 = conv(conv(c32, 48, 2), 48)         # 16x16, stride 8
+    c8 = conv(conv(c16, 96, 2), 96)          # 8x8, stride 16: a wider view for large shapes
     x = layers.Concatenate()([c16, layers.UpSampling2D(2)(conv(c8, 48, kernel=1))])
     x = conv(conv(x, 64), 64)
-    # back up to stride 4, where a small shape is still a few cells wide
+    # back up to stride 4, where a small shape covers at least a cell or two
     x = layers.Concatenate()([c32, layers.UpSampling2D(2)(conv(x, 24, kernel=1))])
     x = conv(conv(x, 24), 24)
     # a heat map starts near 0.1 everywhere (CenterNet's prior), so early training is
@@ -82,7 +82,11 @@ def build_network():
     size = layers.Conv2D(2, 1, name="size")(x)
     offset = layers.Conv2D(2, 1, activation="sigmoid", name="offset")(x)
     out = layers.Concatenate(name="predictions")([heat, size, offset])
-    return keras.Model(image, out, name="shape_detector")
+    model = keras.Model(image, out, name="shape_detector")
+    if model.output_shape[1:3] != (GRID, GRID):  # STRIDE changed without the layers
+        raise ValueError(f"the network ends on {model.output_shape[1:3]}, "
+                         f"not on the {GRID}x{GRID} grid")
+    return model
 
 
 def targets(scene: Scene, new_h: int, new_w: int) -> np.ndarray:

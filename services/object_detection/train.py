@@ -87,7 +87,7 @@ _W, _H, _OX, _OY, _MASK = (NUM_CLASSES + k for k in range(5))
 
 def dihedral(images, targets):
     """A random flip of rows, of columns, and transposition of a batch of letterboxed
-    images [B, 128, 128, 3] and their targets [B, 32, 32, C], applied to both alike
+    images [B, 128, 128, 3] and their targets [B, GRID, GRID, C], applied to both alike
     (a flip mirrors a centre's offset in its cell; a transposition swaps width and
     height, and the offsets). Eight times the scenes, for nothing."""
     import tensorflow as tf
